@@ -1,0 +1,1 @@
+"""What a person looks at: run summaries, convergence plots, and comparisons over many runs."""

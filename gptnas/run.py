@@ -1,0 +1,103 @@
+"""``python -m gptnas.run``: parse → config → search → report.
+
+Examples::
+
+    python -m gptnas.run --space nb201 --dataset cifar10 --fitness benchmark --data PATH \\
+        --method rea --budget 100 --seed 0 --out runs/demo
+    python -m gptnas.run --resume runs/demo
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import yaml
+
+from .config import from_dict, load_yaml, set_dotted, validate
+from .errors import GptnasError
+
+# flag -> dotted config key
+_FLAGS = {
+    "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
+    "workers": "workers", "method": "search.method", "budget": "search.budget",
+    "population": "search.population", "sample": "search.sample", "generations": "search.generations",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
+    p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
+    p.add_argument("--space", help="search space (nb201)")
+    p.add_argument("--dataset", help="cifar10 | cifar100 | imagenet16-120")
+    p.add_argument("--fitness", help="benchmark (tabular validation accuracy)")
+    p.add_argument("--data", metavar="PATH",
+                   help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
+    p.add_argument("--method", help="random | rea | ga")
+    p.add_argument("--budget", type=int, help="unique architectures to evaluate")
+    p.add_argument("--population", type=int, help="population size (method default if omitted)")
+    p.add_argument("--sample", type=int, help="REA sample (tournament) size")
+    p.add_argument("--generations", type=int, help="optional cap on generations")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", type=int, help="evaluation processes (1 = serial)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<method>-<space>-<dataset>-s<seed>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config key, e.g. --set search.cxpb=0.5 (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    return p
+
+
+def config_from_args(args):
+    d = load_yaml(args.config) if args.config else {}
+    for flag, key in _FLAGS.items():
+        v = getattr(args, flag)
+        if v is not None:
+            set_dotted(d, key, v)
+    for item in args.set:
+        if "=" not in item:
+            raise GptnasError(f"--set needs KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        set_dotted(d, k.strip(), yaml.safe_load(v))
+    cfg = validate(from_dict(d))
+    if not cfg.out:
+        cfg.out = f"runs/{cfg.search.method}-{cfg.space}-{cfg.dataset}-s{cfg.seed}"
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from .search import driver  # heavy imports after argument parsing, so --help is instant
+
+    target = args.resume
+    try:
+        if args.resume:
+            rd, state = driver.resume(args.resume, progress=not args.no_progress)
+        else:
+            cfg = config_from_args(args)
+            target = cfg.out
+            rd, state = driver.start(cfg, overwrite=args.overwrite, progress=not args.no_progress)
+    except GptnasError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the last finished generation is saved: "
+              f"python -m gptnas.run --resume {target}", file=sys.stderr)
+        return 130
+    s = rd.read_summary()
+    best = s["best"]
+    print(f"status: {s['status']}, {s['evaluations']} evaluations, {s['generations']} generations")
+    if best:
+        test = "n/a" if best["test"] is None else f"{best['test']:.4f}"
+        print(f"best architecture: {best['arch']}")
+        print(f"best fitness (validation): {best['fitness']:.4f}   test: {test}")
+    print(f"run directory: {rd.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The search engine: DEAP types, explicit generators, methods, the generation loop, start/resume."""

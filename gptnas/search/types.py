@@ -1,0 +1,24 @@
+"""DEAP ``creator`` types, defined once at import time so individuals pickle into worker processes.
+
+The names are prefixed so they never collide with a user's own ``creator.FitnessMax`` / ``creator.Individual``.
+An individual is a ``list`` of ints (the genome, see :mod:`gptnas.spaces.base`) with a single-objective maximising
+fitness and an ``origin`` tag saying which operator produced it.
+"""
+from deap import base, creator
+
+if not hasattr(creator, "GptnasFitness"):
+    creator.create("GptnasFitness", base.Fitness, weights=(1.0,))
+if not hasattr(creator, "GptnasIndividual"):
+    creator.create("GptnasIndividual", list, fitness=creator.GptnasFitness, origin="random")
+
+Fitness = creator.GptnasFitness
+Individual = creator.GptnasIndividual
+
+
+def make_individual(genome, origin: str = "random", fitness: float | None = None):
+    """A new :data:`Individual` holding a copy of ``genome``."""
+    ind = Individual(list(genome))
+    ind.origin = origin
+    if fitness is not None:
+        ind.fitness.values = (float(fitness),)
+    return ind

@@ -1,0 +1,32 @@
+"""Shared fixtures. Reference data lives beside the repo in ../shared/data (or $GPTNAS_DATA); never in the repo."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """The reference-data root, or None when it is not on this machine."""
+    env = os.environ.get("GPTNAS_DATA")
+    cand = Path(env) if env else REPO.parent / "shared" / "data"
+    return cand if cand.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = shared_data_dir()
+    if root is None:
+        pytest.skip("reference data not found: put it at ../shared/data or set GPTNAS_DATA")
+    return root
+
+
+@pytest.fixture(scope="session")
+def nb201_dir(shared_data) -> Path:
+    d = shared_data / "nb201"
+    if not d.is_dir():
+        pytest.skip(f"NAS-Bench-201 reference data not found under {shared_data}")
+    return d

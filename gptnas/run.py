@@ -69,8 +69,11 @@ def config_from_args(args):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(console)
+    logging.getLogger("gptnas").setLevel(logging.INFO)  # log.txt gets INFO even when the console is quiet
     from .search import driver  # heavy imports after argument parsing, so --help is instant
 
     target = args.resume

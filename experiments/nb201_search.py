@@ -1,0 +1,167 @@
+"""Search methods on NAS-Bench-201, simulated on the benchmark tables (issue: foundation, section 7).
+
+For every method × dataset × budget it runs ``--seeds`` searches and reports the mean ± std test accuracy of the
+best-by-validation architecture (the search only ever sees validation accuracy), beside the published REA reference.
+It also reports the median number of queries needed to find one of the top-0.1 % architectures by validation
+accuracy (LAPT's metric), from runs with budget ``--hit-budget``.
+
+    python experiments/nb201_search.py --data ../shared/data/nb201 --seeds 20
+
+writes ``experiments/results/nb201_search.md`` and ``nb201_search.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gptnas.config import RunConfig, SearchConfig, set_dotted  # noqa: E402
+
+DATASETS = ("cifar10", "cifar100", "imagenet16-120")
+REFERENCE_REA = {  # regularised evolution, pop 10, tournament 5, 200 seeds (issue text)
+    50: (93.97, 72.13, 45.86), 100: (94.18, 73.05, 46.27), 200: (94.29, 73.34, 46.36)}
+_EVALUATORS: dict = {}
+
+
+def method_config(spec: str) -> tuple[str, dict]:
+    """``"gptnas+transfer"`` style spec → (method name, dotted overrides)."""
+    name, *flags = spec.split("+")
+    overrides = {}
+    if "transfer" in flags:
+        overrides["gpt.transfer_from"] = "auto"
+    return name, overrides
+
+
+def _evaluator(data: str, dataset: str):
+    key = (data, dataset)
+    if key not in _EVALUATORS:
+        from gptnas.bench import open_table
+        from gptnas.evaluators.factory import resolve_benchmark_path
+        from gptnas.evaluators.tabular import TabularEvaluator
+        _EVALUATORS[key] = TabularEvaluator(open_table(resolve_benchmark_path(data, "nb201")), dataset)
+    return _EVALUATORS[key]
+
+
+def one_run(job: tuple) -> tuple:
+    """Run one search in memory; returns (job, test of best-by-val, val of best, archive keys)."""
+    from gptnas.config import from_dict
+    from gptnas.search.driver import run_in_memory
+
+    spec, dataset, budget, seed, data = job
+    name, overrides = method_config(spec)
+    d = RunConfig(dataset=dataset, seed=seed, data=data, search=SearchConfig(method=name, budget=budget)).to_dict()
+    for k, v in overrides.items():
+        if k == "gpt.transfer_from" and v == "auto":
+            v = "cifar10" if dataset != "cifar10" else "cifar100"  # transfer from another task, never the target
+        set_dotted(d, k, v)
+    st = run_in_memory(from_dict(d), evaluator=_evaluator(data, dataset))
+    best = st.best_row()
+    return job, best["test"], best["fitness"], [r["arch"] for r in st.archive.rows]
+
+
+def top_keys(data: str, dataset: str, fraction: float = 0.001) -> set[str]:
+    """Official strings of the top ``fraction`` architectures by validation accuracy."""
+    from gptnas.encodings.nb201 import ops_to_string
+    table = _evaluator(data, dataset).table
+    val = table.column(dataset, "val_acc")
+    k = max(1, int(round(fraction * np.isfinite(val).sum())))
+    idx = np.argsort(-np.nan_to_num(val, nan=-np.inf))[:k]
+    return {ops_to_string(table.index_map.ops(int(i))) for i in idx}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=os.environ.get("GPTNAS_DATA", "../shared/data/nb201"))
+    ap.add_argument("--methods", default="random,rea,ga")
+    ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--budgets", default="25,50,100,200")
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--hit-budget", type=int, default=1000, help="budget of the top-0.1%% hitting-time runs (0: skip)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", default="experiments/results/nb201_search")
+    args = ap.parse_args(argv)
+
+    methods, datasets = args.methods.split(","), args.datasets.split(",")
+    budgets = [int(b) for b in args.budgets.split(",")]
+    jobs = [(m, d, b, s, args.data) for m in methods for d in datasets for b in budgets for s in range(args.seeds)]
+    hit_jobs = [(m, d, args.hit_budget, s, args.data) for m in methods for d in datasets
+                for s in range(args.seeds)] if args.hit_budget else []
+    t0 = time.time()
+    with ProcessPoolExecutor(args.workers) as ex:
+        results = list(ex.map(one_run, jobs + hit_jobs, chunksize=4))
+    elapsed = time.time() - t0
+
+    acc = {}
+    for (m, d, b, s, _), test, val, _keys in results[:len(jobs)]:
+        acc.setdefault((m, d, b), []).append(test)
+    lines = [f"Test accuracy (%) of the best-by-validation architecture, mean ± std over {args.seeds} seeds "
+             "(NAS-Bench-201, 200-epoch tables).", "",
+             "| method | budget | " + " | ".join(datasets) + " |", "|---|---:|" + "---|" * len(datasets)]
+    for m in methods:
+        for b in budgets:
+            cells = [f"{np.mean(acc[m, d, b]):.2f} ± {np.std(acc[m, d, b]):.2f}" for d in datasets]
+            lines.append(f"| {m} | {b} | " + " | ".join(cells) + " |")
+    for b, ref in REFERENCE_REA.items():
+        cells = [f"{ref[DATASETS.index(d)]:.2f}" for d in datasets]
+        lines.append(f"| REA (published reference, 200 seeds) | {b} | " + " | ".join(cells) + " |")
+    if hit_jobs:
+        tops = {d: top_keys(args.data, d) for d in datasets}
+        hits = {}
+        for (m, d, b, s, _), _t, _v, keys in results[len(jobs):]:
+            first = next((i + 1 for i, k in enumerate(keys) if k in tops[d]), None)
+            hits.setdefault((m, d), []).append(first if first is not None else np.inf)
+        lines += ["", f"Median queries to find a top-0.1 % architecture by validation accuracy "
+                      f"(budget {args.hit_budget}; '>' = not found in half the runs; found = runs that found one).",
+                  "", "| method | " + " | ".join(datasets) + " |", "|---|" + "---|" * len(datasets)]
+        for m in methods:
+            cells = []
+            for d in datasets:
+                h = np.array(hits[m, d])
+                med = np.median(h)
+                cells.append((f"{med:.0f}" if np.isfinite(med) else f">{args.hit_budget}")
+                             + f" (found {np.isfinite(h).sum()}/{len(h)})")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", f"{len(jobs) + len(hit_jobs)} searches in {elapsed:.0f} s with {args.workers} worker(s)."]
+    table = "\n".join(lines)
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(table + "\n")
+    plot(acc, methods, datasets, budgets, out.with_suffix(".png"))
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.png')}")
+    return 0
+
+
+def plot(acc, methods, datasets, budgets, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.6), dpi=110)
+    for ax, d in zip(np.atleast_1d(axes), datasets):
+        for m in methods:
+            mu = [np.mean(acc[m, d, b]) for b in budgets]
+            sd = [np.std(acc[m, d, b]) for b in budgets]
+            ax.errorbar(budgets, mu, yerr=sd, marker="o", capsize=3, label=m)
+        ref_b = [b for b in budgets if b in REFERENCE_REA]
+        ax.plot(ref_b, [REFERENCE_REA[b][DATASETS.index(d)] for b in ref_b], "k*", ms=9, label="REA reference")
+        ax.set_xscale("log")
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.set_title(d)
+        ax.set_xlabel("budget (unique architectures)")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("test acc. of best-by-val (%)")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,6 +28,15 @@ DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 REFERENCE_REA = {  # regularised evolution, pop 10, tournament 5, 200 seeds (issue text)
     50: (93.97, 72.13, 45.86), 100: (94.18, 73.05, 46.27), 200: (94.29, 73.34, 46.36)}
 _EVALUATORS: dict = {}
+_TABLES: dict = {}
+
+
+def _table(data: str):
+    if data not in _TABLES:
+        from gptnas.bench import open_table
+        from gptnas.evaluators.factory import resolve_benchmark_path
+        _TABLES[data] = open_table(resolve_benchmark_path(data, "nb201"))
+    return _TABLES[data]
 
 
 def method_config(spec: str) -> tuple[str, dict]:
@@ -42,10 +51,8 @@ def method_config(spec: str) -> tuple[str, dict]:
 def _evaluator(data: str, dataset: str):
     key = (data, dataset)
     if key not in _EVALUATORS:
-        from gptnas.bench import open_table
-        from gptnas.evaluators.factory import resolve_benchmark_path
         from gptnas.evaluators.tabular import TabularEvaluator
-        _EVALUATORS[key] = TabularEvaluator(open_table(resolve_benchmark_path(data, "nb201")), dataset)
+        _EVALUATORS[key] = TabularEvaluator(_table(data), dataset)
     return _EVALUATORS[key]
 
 
@@ -69,7 +76,7 @@ def one_run(job: tuple) -> tuple:
 def top_keys(data: str, dataset: str, fraction: float = 0.001) -> set[str]:
     """Official strings of the top ``fraction`` architectures by validation accuracy."""
     from gptnas.encodings.nb201 import ops_to_string
-    table = _evaluator(data, dataset).table
+    table = _table(data)
     val = table.column(dataset, "val_acc")
     k = max(1, int(round(fraction * np.isfinite(val).sum())))
     idx = np.argsort(-np.nan_to_num(val, nan=-np.inf))[:k]

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     console.setLevel(logging.WARNING if args.quiet else logging.INFO)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(console)
-    logging.getLogger("gptnas").setLevel(logging.INFO)  # log.txt gets INFO even when the console is quiet
+    logging.getLogger("gptnas").setLevel(logging.DEBUG)  # log.txt gets every generation; the console less
     from .search import driver  # heavy imports after argument parsing, so --help is instant
 
     target = args.resume

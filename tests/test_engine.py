@@ -87,7 +87,8 @@ def test_checkpoint_round_trip_continues_exactly(tmp_path):
 
     def stop_after_gen2(state):
         if state.generation == 2:
-            saved["blob"] = pickle.dumps({"search": state.to_dict(), "rngs": p.rngs.state()})
+            saved["blob"] = pickle.dumps({"search": state.to_dict(), "rngs": p.rngs.state(),
+                                          "rows": list(state.archive.rows), "records": list(state.logbook)})
             raise KeyboardInterrupt
     s.on_checkpoint = stop_after_gen2
     with pytest.raises(KeyboardInterrupt):
@@ -95,7 +96,7 @@ def test_checkpoint_round_trip_continues_exactly(tmp_path):
     ck = pickle.loads(saved["blob"])
     p2 = prepare(cfg("ga", budget=70, seed=7), evaluator=Synthetic())
     p2.rngs.set_state(ck["rngs"])
-    resumed = make_search(p2, progress=False).run(SearchState.from_dict(ck["search"]))
+    resumed = make_search(p2, progress=False).run(SearchState.from_dict(ck["search"], ck["rows"], ck["records"]))
     assert [r["arch"] for r in resumed.archive.rows] == [r["arch"] for r in full.archive.rows]
     assert [r["fitness"] for r in resumed.archive.rows] == [r["fitness"] for r in full.archive.rows]
     assert resumed.best_row()["arch"] == full.best_row()["arch"]

@@ -23,8 +23,8 @@ def make_summary(cfg, state) -> dict:
         "generations": state.generation, "status": state.status,
         "best": None if best is None else {
             "arch": best["arch"], "fitness": best["fitness"], "test": _num(best["test"]),
-            "evaluation": state.archive.rows.index(best), "generation": best["generation"], "origin": best["origin"],
+            "evaluation": state.best_index, "generation": best["generation"], "origin": best["origin"],
         },
-        "failed_evaluations": sum(1 for r in state.archive.rows if r["failed"]),
+        "failed_evaluations": state.num_failed,
         "wall_time_s": round(state.elapsed_s, 3), "gptnas_version": __version__,
     }

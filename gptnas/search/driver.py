@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ..evaluators.factory import build_evaluator
 from ..reports.convergence import plot_convergence
 from ..reports.summary import make_summary
 from ..spaces import get_space
+from ..errors import RunDirError
 from ..storage.rundir import RunDir
 from .engine import Search
 from .methods import get_method
@@ -61,13 +63,53 @@ def run_in_memory(cfg: RunConfig, evaluator: Evaluator | None = None, progress: 
     return make_search(p, progress=progress).run()
 
 
-def _checkpointer(rd: RunDir, p: Prepared):
-    def on_checkpoint(state: SearchState) -> None:
-        # Archive and summary first, checkpoint last: a checkpoint never points past what is on disk.
-        state.archive.write(rd.archive)
-        rd.write_summary(make_summary(p.cfg, state))
-        rd.write_checkpoint({"search": state.to_dict(), "rngs": p.rngs.state()})
-    return on_checkpoint
+class Checkpointer:
+    """Saves a run directory after every generation that evaluated something new.
+
+    Journals get only the new rows, then the small checkpoint is replaced atomically, so the cost per generation
+    does not grow with the run. A generation that evaluated nothing new is not checkpointed: the search is
+    deterministic, so a resume replays it from the previous checkpoint to the same state at no evaluation cost.
+    Journals and checkpoint are fsynced at most once per ``fsync_interval`` seconds (and at the end): a killed
+    process loses nothing either way; a power cut loses at most that much work. Summary, HDF5 archive and plot are
+    refreshed every ``snapshot_interval`` seconds for a person watching, and always at the end.
+    """
+
+    def __init__(self, rd: RunDir, p: Prepared, state: SearchState, fsync_interval: float = 1.0,
+                 snapshot_interval: float = 30.0):
+        self.rd, self.p = rd, p
+        self.rows_done, self.records_done = len(state.archive), len(state.logbook)
+        self.fsync_interval, self.snapshot_interval = fsync_interval, snapshot_interval
+        self.last_fsync = self.last_snapshot = time.monotonic()
+
+    def __call__(self, state: SearchState) -> None:
+        if len(state.archive) == self.rows_done and state.status == "running":
+            return
+        now = time.monotonic()
+        durable = now - self.last_fsync >= self.fsync_interval or state.status != "running"
+        self.rd.evaluations.append(state.archive.rows[self.rows_done:], fsync=durable)
+        self.rd.generations.append([dict(r) for r in state.logbook[self.records_done:]], fsync=durable)
+        self.rows_done, self.records_done = len(state.archive), len(state.logbook)
+        self.rd.write_checkpoint({"search": state.to_dict(), "rngs": self.p.rngs.state()}, fsync=durable)
+        if durable:
+            self.last_fsync = now
+        if now - self.last_snapshot >= self.snapshot_interval:
+            write_results(self.p, self.rd, state)
+            self.last_snapshot = now
+
+
+def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
+    """The files a person reads: HDF5 archive, summary, convergence plot."""
+    state.archive.write(rd.archive)
+    rd.write_summary(make_summary(p.cfg, state))
+    plot_convergence(state.archive.rows, rd.convergence,
+                     title=f"{p.cfg.search.method} on {p.cfg.space}/{p.cfg.dataset}, seed {p.cfg.seed}")
+
+
+def new_state(cfg: RunConfig) -> SearchState:
+    state = SearchState()
+    state.archive.attrs = {"method": cfg.search.method, "space": cfg.space, "dataset": cfg.dataset,
+                           "fitness": cfg.fitness, "seed": cfg.seed, "gptnas_version": __version__}
+    return state
 
 
 def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True) -> tuple[RunDir, SearchState]:
@@ -79,10 +121,7 @@ def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True) -> tup
     try:
         log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, cfg.search.method, cfg.space,
                  cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
-        state = SearchState()
-        state.archive.attrs = {"method": cfg.search.method, "space": cfg.space, "dataset": cfg.dataset,
-                               "fitness": cfg.fitness, "seed": cfg.seed, "gptnas_version": __version__}
-        return rd, _run(p, rd, state, progress)
+        return rd, _run(p, rd, new_state(cfg), progress)
     finally:
         logging.getLogger("gptnas").removeHandler(handler)
         handler.close()
@@ -94,10 +133,18 @@ def resume(path: str | Path, progress: bool = True) -> tuple[RunDir, SearchState
     cfg = validate(from_dict(rd.read_config()))
     ck = rd.read_checkpoint()
     p = prepare(cfg)
-    state = SearchState()
+    state = new_state(cfg)
     if ck is not None:
-        state = SearchState.from_dict(ck["search"])
+        rows, records = rd.evaluations.read(), rd.generations.read()
+        try:
+            state = SearchState.from_dict(ck["search"], rows, records)
+        except ValueError:
+            raise RunDirError(f"{rd.evaluations.path} holds fewer evaluations than the checkpoint: the run "
+                              "directory is damaged; start again with --overwrite") from None
         p.rngs.set_state(ck["rngs"])
+    # Lines written after the checkpoint belong to a generation that will be re-run: drop them.
+    rd.evaluations.rewrite(state.archive.rows)
+    rd.generations.rewrite([dict(r) for r in state.logbook])
     handler = rd.attach_log()
     try:
         log.info("resuming %s at generation %d, %d/%d evaluations", rd.path, state.generation,
@@ -110,9 +157,10 @@ def resume(path: str | Path, progress: bool = True) -> tuple[RunDir, SearchState
 
 def _run(p: Prepared, rd: RunDir, state: SearchState, progress: bool) -> SearchState:
     if state.status == "running":
-        state = make_search(p, on_checkpoint=_checkpointer(rd, p), progress=progress).run(state)
-    state.archive.write(rd.archive)
-    rd.write_summary(make_summary(p.cfg, state))
-    plot_convergence(state.archive.rows, rd.convergence,
-                     title=f"{p.cfg.search.method} on {p.cfg.space}/{p.cfg.dataset}, seed {p.cfg.seed}")
+        try:
+            state = make_search(p, on_checkpoint=Checkpointer(rd, p, state), progress=progress).run(state)
+        except KeyboardInterrupt:
+            write_results(p, rd, state)  # a readable picture of the work so far; the checkpoint is already safe
+            raise
+    write_results(p, rd, state)
     return state

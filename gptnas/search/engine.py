@@ -124,8 +124,7 @@ class Search:
                 new[key] = ind
         results = list(self.toolbox.map(TimedEvaluate(self.toolbox.evaluate), [list(i) for i in new.values()]))
         for (key, ind), (res, dt) in zip(new.items(), results):
-            state.cache[key] = res
-            state.archive.append(state.generation, key, res, dt, clock(), getattr(ind, "origin", ""))
+            state.add_evaluation(key, res, dt, clock(), getattr(ind, "origin", ""))
             if res.failed:
                 log.warning("evaluation of %s failed: %s", key, res.failed)
             if self._kill_after is not None and state.evaluations >= self._kill_after:
@@ -144,5 +143,5 @@ class Search:
             gen=state.generation, nevals=n_new, evals=state.evaluations,
             max=max(fits) if fits else math.nan, avg=sum(fits) / len(fits) if fits else math.nan,
             best=best["fitness"] if best else math.nan, best_test=best["test"] if best else math.nan)
-        log.info("gen %d: %d new, %d/%d evaluations, best fitness %.4f", state.generation, n_new,
+        log.debug("gen %d: %d new, %d/%d evaluations, best fitness %.4f", state.generation, n_new,
                  state.evaluations, self.budget, best["fitness"] if best else math.nan)

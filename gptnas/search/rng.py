@@ -7,6 +7,7 @@ global torch generator, so those are seeded too and their states go into every c
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 
@@ -20,11 +21,10 @@ class Rngs:
         self.np = np.random.default_rng(self.seed)
         random.seed(self.seed)
         np.random.seed(self.seed % 2**32)
-        try:
-            import torch
-            torch.manual_seed(self.seed)
-        except ImportError:  # torch is a dependency, but the engine itself does not need it
-            pass
+        # torch is seeded only when something already loaded it: importing it costs seconds, and gptnas's own
+        # torch sampling uses explicit generators drawn from ``py``.
+        if "torch" in sys.modules:
+            sys.modules["torch"].manual_seed(self.seed)
 
     def derive(self, *tag: object) -> int:
         """A 63-bit seed drawn from the private generator (advances it), e.g. for a torch generator."""
@@ -34,11 +34,8 @@ class Rngs:
         """Every generator's state as plain picklable data."""
         st = {"py": self.py.getstate(), "np": self.np.bit_generator.state,
               "global_py": random.getstate(), "global_np": np.random.get_state()}
-        try:
-            import torch
-            st["torch"] = torch.get_rng_state()
-        except ImportError:
-            pass
+        if "torch" in sys.modules:
+            st["torch"] = sys.modules["torch"].get_rng_state()
         return st
 
     def set_state(self, st: dict) -> None:

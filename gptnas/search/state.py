@@ -1,6 +1,7 @@
 """Everything a search knows between two generations, and how it becomes a checkpoint."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -13,7 +14,12 @@ from .types import make_individual
 
 @dataclass
 class SearchState:
-    """Mutable state of one search; everything here goes into the checkpoint."""
+    """Mutable state of one search.
+
+    The checkpoint (:meth:`to_dict`) holds the small part — population, hall of fame, counters, method state; the
+    archive rows and logbook records, which grow with the run, live in append-only journals and are handed back
+    to :meth:`from_dict` on resume. The cache is rebuilt from the archive rows.
+    """
 
     generation: int = 0
     population: list | None = None          # Individuals, or None before the initial population
@@ -25,19 +31,30 @@ class SearchState:
     elapsed_s: float = 0.0                   # wall time summed over all sessions of the run
     status: str = "running"                  # running | complete | stalled | generations
     method_state: dict = field(default_factory=dict)
+    best_index: int | None = None            # archive row with the highest fitness (first on ties)
+    num_failed: int = 0
 
     @property
     def evaluations(self) -> int:
         """Unique architectures evaluated so far (what the budget counts)."""
         return len(self.archive)
 
+    def add_evaluation(self, key: str, result: EvalResult, eval_time_s: float, elapsed_s: float,
+                       origin: str) -> None:
+        """Record one new evaluation in the cache and the archive, keeping the incumbent up to date."""
+        self.cache[key] = result
+        self.archive.append(self.generation, key, result, eval_time_s, elapsed_s, origin)
+        self._consider(len(self.archive) - 1)
+
+    def _consider(self, i: int) -> None:
+        r = self.archive.rows[i]
+        self.num_failed += bool(r["failed"])
+        if not r["failed"] and (self.best_index is None or r["fitness"] > self.archive.rows[self.best_index]["fitness"]):
+            self.best_index = i
+
     def best_row(self) -> dict | None:
         """The archive row with the highest fitness (the first one on ties), or None."""
-        best = None
-        for r in self.archive.rows:
-            if not r["failed"] and (best is None or r["fitness"] > best["fitness"]):
-                best = r
-        return best
+        return None if self.best_index is None else self.archive.rows[self.best_index]
 
     # Checkpointing: individuals become plain data, so a checkpoint does not depend on creator classes.
     def to_dict(self) -> dict:
@@ -45,29 +62,42 @@ class SearchState:
         return {
             "generation": self.generation,
             "population": None if self.population is None else pack(self.population),
-            "cache": {k: (r.fitness, r.extras, r.failed) for k, r in self.cache.items()},
-            "archive": {"rows": self.archive.rows, "attrs": self.archive.attrs},
+            "num_rows": len(self.archive), "num_records": len(self.logbook),
+            "archive_attrs": self.archive.attrs,
             "hof": {"maxsize": self.hof.maxsize, "items": pack(self.hof.items)},
-            "logbook": list(self.logbook), "logbook_header": self.logbook.header,
+            "logbook_header": self.logbook.header,
             "stall": self.stall, "elapsed_s": self.elapsed_s, "status": self.status,
             "method_state": self.method_state,
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SearchState":
+    def from_dict(cls, d: dict, rows: list[dict], records: list[dict]) -> "SearchState":
+        """Rebuild from a checkpoint plus the first ``d["num_rows"]`` archive rows and logbook records."""
+        if len(rows) < d["num_rows"] or len(records) < d["num_records"]:
+            raise ValueError("journal shorter than the checkpoint")
         unpack = lambda items: [make_individual(g, o, f) for g, f, o in items]
         st = cls(generation=d["generation"], stall=d["stall"], elapsed_s=d["elapsed_s"], status=d["status"],
                  method_state=d["method_state"])
         st.population = None if d["population"] is None else unpack(d["population"])
-        st.cache = {k: EvalResult(f, e, fl) for k, (f, e, fl) in d["cache"].items()}
-        st.archive = Archive(d["archive"]["rows"], d["archive"]["attrs"])
+        st.archive = Archive(rows[:d["num_rows"]], d["archive_attrs"])
+        for i, r in enumerate(st.archive.rows):
+            st.cache[r["arch"]] = row_result(r)
+            st._consider(i)
         st.hof = tools.HallOfFame(d["hof"]["maxsize"])
-        for ind in unpack(d["hof"]["items"]):  # items are stored best first; insert keeps order
+        for ind in unpack(d["hof"]["items"]):  # stored best first; insert keeps that order
             st.hof.insert(ind)
         st.logbook = tools.Logbook()
         st.logbook.header = d["logbook_header"]
-        st.logbook.extend(d["logbook"])
+        st.logbook.extend(records[:d["num_records"]])
         return st
+
+
+def row_result(row: dict) -> EvalResult:
+    """The EvalResult an archive row was made from."""
+    extras = json.loads(row["extras"])
+    if not math.isnan(row["test"]):
+        extras["test"] = row["test"]
+    return EvalResult(row["fitness"], extras, row["failed"] or None)
 
 
 def finite_fitnesses(individuals) -> list[float]:

@@ -4,8 +4,10 @@
 
     runs/demo/
       config.yaml       the resolved configuration (what ``--resume`` re-reads)
-      checkpoint.pkl    full search state after the last finished generation (atomic)
-      archive.h5        every evaluation, in order (atomic, rewritten with each checkpoint)
+      checkpoint.pkl    search state after the last finished generation (atomic, every generation)
+      evaluations.jsonl every evaluation as it happens (append-only journal; the checkpoint says how many count)
+      generations.jsonl per-generation statistics (the logbook), append-only
+      archive.h5        every evaluation, in order, in HDF5 (atomic; written every ~30 s and at the end)
       summary.json      method, space, dataset, seed, budget, evaluations, best {arch, fitness, test}, status
       convergence.png   best fitness so far vs evaluations, with the incumbent's test accuracy
       log.txt           the run's log
@@ -22,8 +24,9 @@ import yaml
 
 from ..errors import RunDirError
 from .atomic import atomic_write_bytes, atomic_write_text
+from .journal import Journal
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 class RunDir:
@@ -37,6 +40,8 @@ class RunDir:
         self.summary = self.path / "summary.json"
         self.convergence = self.path / "convergence.png"
         self.log = self.path / "log.txt"
+        self.evaluations = Journal(self.path / "evaluations.jsonl")
+        self.generations = Journal(self.path / "generations.jsonl")
 
     # Creation and validation ----------------------------------------------------------------------------------
     @classmethod
@@ -78,8 +83,8 @@ class RunDir:
             raise RunDirError(f"{self.config} is not a gptnas run configuration")
         return cfg
 
-    def write_summary(self, summary: dict) -> None:
-        atomic_write_text(self.summary, json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    def write_summary(self, summary: dict, fsync: bool = True) -> None:
+        atomic_write_text(self.summary, json.dumps(summary, indent=2, sort_keys=False) + "\n", fsync)
 
     def read_summary(self) -> dict:
         try:
@@ -87,9 +92,9 @@ class RunDir:
         except (OSError, ValueError) as e:
             raise RunDirError(f"cannot read {self.summary}: {e}") from None
 
-    def write_checkpoint(self, state: dict) -> None:
+    def write_checkpoint(self, state: dict, fsync: bool = True) -> None:
         payload = {"version": CHECKPOINT_VERSION, "state": state}
-        atomic_write_bytes(self.checkpoint, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write_bytes(self.checkpoint, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), fsync)
 
     def read_checkpoint(self) -> dict | None:
         """The last checkpointed state, or None if the run never finished a generation."""

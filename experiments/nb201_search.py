@@ -159,6 +159,7 @@ def plot(acc, methods, datasets, budgets, path):
         ref_b = [b for b in budgets if b in REFERENCE_REA]
         ax.plot(ref_b, [REFERENCE_REA[b][DATASETS.index(d)] for b in ref_b], "k*", ms=9, label="REA reference")
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(budgets, [str(b) for b in budgets])
         ax.set_title(d)
         ax.set_xlabel("budget (unique architectures)")

@@ -46,6 +46,9 @@ class RunConfig:
     seed: int = 0
     out: str | None = None            # run directory (default: runs/<method>-<dataset>-s<seed>)
     workers: int = 1                  # evaluation processes (1 = serial)
+    parallel: str | None = None       # serial | process | ray (default: process when workers > 1)
+    ray_address: str | None = None    # existing Ray cluster (default $RAY_ADDRESS, else a local one)
+    gpus_per_task: float = 0.0        # Ray: GPUs each evaluation asks for
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def to_dict(self) -> dict:
@@ -106,6 +109,11 @@ def validate(cfg: RunConfig) -> RunConfig:
     allowed = DATASETS.get(cfg.space, ())
     if cfg.dataset not in allowed:
         raise ConfigError(f"unknown dataset {cfg.dataset!r} for space {cfg.space}: choose one of {', '.join(allowed)}")
+    from .search.parallel import BACKENDS
+    if cfg.parallel is None:
+        cfg.parallel = "process" if cfg.workers > 1 else "serial"
+    if cfg.parallel not in BACKENDS:
+        raise ConfigError(f"unknown parallel backend {cfg.parallel!r}: choose one of {', '.join(BACKENDS)}")
     if s.population is None:
         s.population = DEFAULT_POPULATION.get(s.method, 20)
     _positive_int(cfg, "seed", cfg.seed, allow_zero=True)

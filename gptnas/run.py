@@ -20,7 +20,7 @@ from .errors import GptnasError
 # flag -> dotted config key
 _FLAGS = {
     "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
-    "workers": "workers", "method": "search.method", "budget": "search.budget",
+    "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "method": "search.method", "budget": "search.budget",
     "population": "search.population", "sample": "search.sample", "generations": "search.generations",
 }
 
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, help="optional cap on generations")
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int, help="evaluation processes (1 = serial)")
+    p.add_argument("--parallel", help="serial | process | ray (default: process when --workers > 1)")
+    p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
+                   help="Ray cluster to join (default $RAY_ADDRESS, else a local one)")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<method>-<space>-<dataset>-s<seed>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set search.cxpb=0.5 (repeatable)")

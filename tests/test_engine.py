@@ -154,3 +154,15 @@ def test_validation_rejects_bad_values_by_name():
     c = RunConfig(dataset="mnist")
     with pytest.raises(ConfigError, match="cifar10, cifar100, imagenet16-120"):
         validate(c)
+
+
+def test_an_evaluator_drawing_from_global_random_does_not_change_the_search():
+    import random
+
+    class Noisy(Synthetic):
+        def evaluate(self, arch):
+            random.random()  # e.g. an evaluator's own augmentation
+            return super().evaluate(arch)
+    a = run_in_memory(cfg("ga", seed=2), evaluator=Synthetic())
+    b = run_in_memory(cfg("ga", seed=2), evaluator=Noisy())
+    assert [r["arch"] for r in a.archive.rows] == [r["arch"] for r in b.archive.rows]

@@ -19,6 +19,7 @@ from ..errors import RunDirError
 from ..storage.rundir import RunDir
 from .engine import Search
 from .methods import get_method
+from .parallel import make_map
 from .rng import Rngs
 from .state import SearchState
 
@@ -46,7 +47,7 @@ def prepare(cfg: RunConfig, evaluator: Evaluator | None = None) -> Prepared:
     method = get_method(cfg.search.method)(cfg.search, space, rngs)
     toolbox = base.Toolbox()
     toolbox.register("evaluate", evaluator)
-    toolbox.register("map", map)
+    toolbox.register("map", make_map(cfg.parallel, cfg.workers, cfg.ray_address, cfg.gpus_per_task))
     method.register(toolbox)
     return Prepared(cfg, space, evaluator, rngs, toolbox, method)
 
@@ -60,7 +61,18 @@ def make_search(p: Prepared, on_checkpoint=None, progress: bool = True) -> Searc
 def run_in_memory(cfg: RunConfig, evaluator: Evaluator | None = None, progress: bool = False) -> SearchState:
     """Run a search without a run directory (experiments sweeping many seeds)."""
     p = prepare(cfg, evaluator)
-    return make_search(p, progress=progress).run()
+    try:
+        return make_search(p, progress=progress).run()
+    finally:
+        close_map(p)
+
+
+def close_map(p: Prepared) -> None:
+    """Shut down a worker pool the toolbox's ``map`` may hold."""
+    fn = getattr(p.toolbox.map, "func", p.toolbox.map)  # toolbox.register wraps in functools.partial
+    close = getattr(fn, "close", None)
+    if close:
+        close()
 
 
 class Checkpointer:
@@ -123,6 +135,7 @@ def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True) -> tup
                  cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
         return rd, _run(p, rd, new_state(cfg), progress)
     finally:
+        close_map(p)
         logging.getLogger("gptnas").removeHandler(handler)
         handler.close()
 
@@ -151,6 +164,7 @@ def resume(path: str | Path, progress: bool = True) -> tuple[RunDir, SearchState
                  state.evaluations, cfg.search.budget)
         return rd, _run(p, rd, state, progress)
     finally:
+        close_map(p)
         logging.getLogger("gptnas").removeHandler(handler)
         handler.close()
 

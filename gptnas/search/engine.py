@@ -122,7 +122,14 @@ class Search:
         for ind, key in zip(individuals, keys):
             if key not in state.cache and key not in new and len(new) < remaining:
                 new[key] = ind
-        results = list(self.toolbox.map(TimedEvaluate(self.toolbox.evaluate), [list(i) for i in new.values()]))
+        # Evaluators and backends may draw from the global generators (Ray's start-up does; a serial training
+        # evaluator may seed torch): shield the search's own draws so serial and parallel runs stay identical.
+        saved = self.rngs.global_state()
+        try:
+            results = list(self.toolbox.map(TimedEvaluate(self.toolbox.evaluate),
+                                            [list(i) for i in new.values()]))
+        finally:
+            self.rngs.set_global_state(saved)
         for (key, ind), (res, dt) in zip(new.items(), results):
             state.add_evaluation(key, res, dt, clock(), getattr(ind, "origin", ""))
             if res.failed:

@@ -38,6 +38,17 @@ class Rngs:
             st["torch"] = sys.modules["torch"].get_rng_state()
         return st
 
+    def global_state(self) -> tuple:
+        """States of the global generators only (Python, numpy, torch if loaded)."""
+        torch = sys.modules.get("torch")
+        return random.getstate(), np.random.get_state(), torch.get_rng_state() if torch else None
+
+    def set_global_state(self, st: tuple) -> None:
+        random.setstate(st[0])
+        np.random.set_state(st[1])
+        if st[2] is not None:
+            sys.modules["torch"].set_rng_state(st[2])
+
     def set_state(self, st: dict) -> None:
         """Restore what :meth:`state` returned; objects bound into a toolbox keep working (in-place)."""
         self.py.setstate(st["py"])

@@ -40,12 +40,26 @@ def _table(data: str):
 
 
 def method_config(spec: str) -> tuple[str, dict]:
-    """``"gptnas+transfer"`` style spec → (method name, dotted overrides)."""
-    name, *flags = spec.split("+")
+    """``"gptnas+transfer:search.population=10"`` style spec → (method name, dotted overrides).
+
+    ``+transfer`` fine-tunes the GPT on the top architectures of another dataset (CIFAR-10, or CIFAR-100 when the
+    target is CIFAR-10); ``:key=value`` sets any config key.
+    """
+    import yaml
+    head, *sets = spec.split(":")
+    name, *flags = head.split("+")
     overrides = {}
     if "transfer" in flags:
         overrides["gpt.transfer_from"] = "auto"
+    for kv in sets:
+        k, v = kv.split("=", 1)
+        overrides[k] = yaml.safe_load(v)
     return name, overrides
+
+
+def _init_worker() -> None:
+    import torch
+    torch.set_num_threads(1)  # one process per core: torch's own threads would fight over them
 
 
 def _evaluator(data: str, dataset: str):
@@ -86,7 +100,8 @@ def top_keys(data: str, dataset: str, fraction: float = 0.001) -> set[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=os.environ.get("GPTNAS_DATA", "../shared/data/nb201"))
-    ap.add_argument("--methods", default="random,rea,ga")
+    ap.add_argument("--methods", default="random,rea,ga,gptnas,gptnas+transfer",
+                    help="comma-separated specs: name[+transfer][:key=value...]")
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--budgets", default="25,50,100,200")
     ap.add_argument("--seeds", type=int, default=20)
@@ -101,7 +116,7 @@ def main(argv=None) -> int:
     hit_jobs = [(m, d, args.hit_budget, s, args.data) for m in methods for d in datasets
                 for s in range(args.seeds)] if args.hit_budget else []
     t0 = time.time()
-    with ProcessPoolExecutor(args.workers) as ex:
+    with ProcessPoolExecutor(args.workers, initializer=_init_worker) as ex:
         results = list(ex.map(one_run, jobs + hit_jobs, chunksize=4))
     elapsed = time.time() - t0
 

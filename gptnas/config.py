@@ -38,6 +38,26 @@ class SearchConfig:
 
 
 @dataclass
+class GPTSettings:
+    """Method ``gptnas``: the GPT proposal model and how the search uses it."""
+
+    rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
+    rate_end: float = 0.0
+    temperature: float = 1.0          # sampling temperature over candidate fillings
+    top_k: int | None = None          # keep only the k most likely fillings
+    init: str = "auto"                # initial population: random | gpt (sampled) | auto (gpt when transferring)
+    crossover: str = "gpt"            # gpt (junction repaired by the GPT) | classic
+    transfer_from: str | None = None  # source task: a dataset of the same benchmark table, or a run directory
+    transfer_top: int = 50            # how many of the source's best architectures fine-tune the GPT
+    online: bool = True               # re-fine-tune on this search's elites during the search
+    finetune_every: int = 1           # generations between online fine-tunes
+    elites: int = 20                  # architectures in each online fine-tune
+    finetune_epochs: int | None = None  # None: the proposer's default
+    pretrain: dict = field(default_factory=dict)  # overrides of gptnas.gpt.cache.PretrainSettings
+    cache_dir: str | None = None      # pre-trained models (default $GPTNAS_CACHE or ~/.cache/gptnas)
+
+
+@dataclass
 class RunConfig:
     space: str = "nb201"
     dataset: str = "cifar10"
@@ -49,7 +69,9 @@ class RunConfig:
     parallel: str | None = None       # serial | process | ray (default: process when workers > 1)
     ray_address: str | None = None    # existing Ray cluster (default $RAY_ADDRESS, else a local one)
     gpus_per_task: float = 0.0        # Ray: GPUs each evaluation asks for
+    threads: int | None = None        # torch CPU threads in this process (None: torch's default)
     search: SearchConfig = field(default_factory=SearchConfig)
+    gpt: GPTSettings = field(default_factory=GPTSettings)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -73,7 +95,7 @@ def _fill(cls, d: dict, where: str):
     return cls(**kwargs)
 
 
-_SECTIONS = {"search": SearchConfig}
+_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings}
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
@@ -118,6 +140,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         s.population = DEFAULT_POPULATION.get(s.method, 20)
     _positive_int(cfg, "seed", cfg.seed, allow_zero=True)
     _positive_int(cfg, "workers", cfg.workers)
+    if cfg.threads is not None:
+        _positive_int(cfg, "threads", cfg.threads)
     for name in ("budget", "population", "sample", "rea_batch", "batch", "tournament", "stall_limit"):
         _positive_int(cfg, f"search.{name}", getattr(s, name))
     _positive_int(cfg, "search.elitism", s.elitism, allow_zero=True)
@@ -127,6 +151,22 @@ def validate(cfg: RunConfig) -> RunConfig:
         v = getattr(s, name)
         if not isinstance(v, (int, float)) or not 0 <= v <= 1:
             raise ConfigError(f"search.{name} must be a probability in [0, 1], got {v!r}")
+    g = cfg.gpt
+    if not (0 <= g.rate <= 1 and 0 <= g.rate_end <= 1):
+        raise ConfigError(f"gpt.rate and gpt.rate_end must be in [0, 1], got {g.rate}, {g.rate_end}")
+    if g.init not in ("auto", "random", "gpt"):
+        raise ConfigError(f"gpt.init must be auto, random or gpt, got {g.init!r}")
+    if g.crossover not in ("gpt", "classic"):
+        raise ConfigError(f"gpt.crossover must be gpt or classic, got {g.crossover!r}")
+    if not isinstance(g.temperature, (int, float)) or g.temperature <= 0:
+        raise ConfigError(f"gpt.temperature must be > 0, got {g.temperature!r}")
+    if g.top_k is not None:
+        _positive_int(cfg, "gpt.top_k", g.top_k)
+    for name in ("transfer_top", "finetune_every", "elites"):
+        _positive_int(cfg, f"gpt.{name}", getattr(g, name))
+    if g.transfer_from is not None and g.transfer_from == cfg.dataset:
+        raise ConfigError(f"--transfer-from {g.transfer_from} is the target dataset itself: transfer must come "
+                          "from another task (e.g. --transfer-from cifar10 while searching imagenet16-120)")
     if s.elitism >= s.population:
         raise ConfigError(f"search.elitism ({s.elitism}) must be smaller than the population ({s.population})")
     return cfg

@@ -20,8 +20,8 @@ from .errors import GptnasError
 # flag -> dotted config key
 _FLAGS = {
     "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
-    "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "method": "search.method", "budget": "search.budget",
-    "population": "search.population", "sample": "search.sample", "generations": "search.generations",
+    "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads", "method": "search.method", "budget": "search.budget",
+    "population": "search.population", "transfer_from": "gpt.transfer_from", "sample": "search.sample", "generations": "search.generations",
 }
 
 
@@ -33,13 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fitness", help="benchmark (tabular validation accuracy)")
     p.add_argument("--data", metavar="PATH",
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
-    p.add_argument("--method", help="random | rea | ga")
+    p.add_argument("--method", help="random | rea | ga | gptnas")
+    p.add_argument("--transfer-from", dest="transfer_from", metavar="SOURCE",
+                   help="gptnas: fine-tune the GPT on the best architectures of another dataset (or a run dir)")
     p.add_argument("--budget", type=int, help="unique architectures to evaluate")
     p.add_argument("--population", type=int, help="population size (method default if omitted)")
     p.add_argument("--sample", type=int, help="REA sample (tournament) size")
     p.add_argument("--generations", type=int, help="optional cap on generations")
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int, help="evaluation processes (1 = serial)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--parallel", help="serial | process | ray (default: process when --workers > 1)")
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default $RAY_ADDRESS, else a local one)")

@@ -41,10 +41,13 @@ class Prepared:
 def prepare(cfg: RunConfig, evaluator: Evaluator | None = None) -> Prepared:
     """Validate ``cfg`` and build space, evaluator, generators, method and toolbox."""
     validate(cfg)
+    if cfg.threads is not None:
+        import torch
+        torch.set_num_threads(cfg.threads)
     space = get_space(cfg.space)
     evaluator = evaluator or build_evaluator(cfg, space)
     rngs = Rngs(cfg.seed)
-    method = get_method(cfg.search.method)(cfg.search, space, rngs)
+    method = get_method(cfg.search.method)(cfg, space, rngs)
     toolbox = base.Toolbox()
     toolbox.register("evaluate", evaluator)
     toolbox.register("map", make_map(cfg.parallel, cfg.workers, cfg.ray_address, cfg.gpus_per_task))

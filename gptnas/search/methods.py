@@ -29,12 +29,15 @@ def register_common(toolbox: base.Toolbox, space: SearchSpace, rngs: Rngs) -> No
 
 
 class Method:
-    """Base: subclasses fill :meth:`initial`, :meth:`offspring` and :meth:`survivors`."""
+    """Base: subclasses fill :meth:`initial`, :meth:`offspring` and :meth:`survivors`.
+
+    ``self.cfg`` is the run's ``search`` section; ``self.run_cfg`` the whole :class:`~gptnas.config.RunConfig`.
+    """
 
     name = "method"
 
-    def __init__(self, cfg, space: SearchSpace, rngs: Rngs):
-        self.cfg, self.space, self.rngs = cfg, space, rngs
+    def __init__(self, run_cfg, space: SearchSpace, rngs: Rngs):
+        self.run_cfg, self.cfg, self.space, self.rngs = run_cfg, run_cfg.search, space, rngs
 
     def register(self, toolbox: base.Toolbox) -> None:
         register_common(toolbox, self.space, self.rngs)
@@ -118,11 +121,20 @@ class GeneticAlgorithm(Method):
         return [toolbox.clone(e) for e in elite] + rest
 
 
-METHODS: dict[str, type[Method]] = {"random": RandomSearch, "rea": RegularizedEvolution, "ga": GeneticAlgorithm}
+#: name -> class, or "module:Class" imported on first use (the GPT method pulls in torch and transformers).
+METHODS: dict[str, type[Method] | str] = {
+    "random": RandomSearch, "rea": RegularizedEvolution, "ga": GeneticAlgorithm,
+    "gptnas": "gptnas.search.gpt_method:GPTNAS",
+}
 
 
 def get_method(name: str) -> type[Method]:
     try:
-        return METHODS[name]
+        m = METHODS[name]
     except KeyError:
         raise ConfigError(f"unknown method {name!r}: choose one of {', '.join(sorted(METHODS))}") from None
+    if isinstance(m, str):
+        import importlib
+        module, cls = m.split(":")
+        m = getattr(importlib.import_module(module), cls)
+    return m

@@ -1,0 +1,421 @@
+"""Fitness by training: build the candidate's network, train it briefly, score it on held-out validation images.
+
+>>> ev = TrainingEvaluator(NB201Space(), dataset="fashion-mnist")     # name "train"
+>>> r = ev.evaluate([3, 3, 1, 3, 0, 3]); r.fitness, r.extras["test"]   # validation and test accuracy in %
+
+Defaults follow the GPT-NAS paper's search protocol: SGD with momentum 0.9, the learning rate warmed up linearly
+to 0.01 (over ``warmup_epochs``, then held), batch 512, 6 epochs. Fitness is validation accuracy (a seeded hold-out
+of the training set); test accuracy is only reported in ``extras``.
+
+Data path: the whole split lives on the device as uint8 (CIFAR-10's training set is 150 MB), copied once per
+process from pinned memory; each step gathers a batch on the device, augments it there (CIFAR: random crop with
+padding 4 and horizontal flip, as one batched gather), normalises it and, on CUDA, converts it to channels-last.
+No host-device copy per step. With ``num_workers > 0`` batches are gathered by DataLoader workers from host memory
+instead (pinned, copied with ``non_blocking``), for data that should not sit on the device.
+
+One code path on CPU and CUDA; on CUDA it adds bf16 autocast, channels-last and cuDNN autotuning. On CPU the result
+is deterministic for a given ``seed``: each architecture's seed is derived from ``seed`` and a hash of the genome,
+so the same architecture gets the same fitness in any process and in any order.
+"""
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+
+from ..datasets import Splits, canonical_name, load_dataset, random_crop_flip
+from ..errors import ConfigError, DataError
+from ..models.cost import count_params
+from .base import EvalResult, Evaluator
+
+log = logging.getLogger(__name__)
+
+#: Steps between two checks of the running loss for NaN/inf (each check waits for the GPU, so not every step).
+CHECK_EVERY = 16
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+
+# Per-process caches: the evaluator pickles small and loads its data on first use in each worker.
+_SPLITS: dict[tuple, Splits] = {}
+_ON_DEVICE: dict[tuple, "DeviceData"] = {}
+
+
+def resolve_device(device: Union[str, torch.device] = "auto") -> torch.device:
+    """``"auto"`` → ``cuda`` when available, else ``cpu``; ``"cpu"``, ``"cuda"``, ``"cuda:N"`` as given.
+
+    Raises :class:`ConfigError` for another string or a CUDA device this machine does not have.
+    """
+    text = str(device).strip().lower()
+    if text == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    m = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if not m:
+        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for but CUDA is not available here: use device='auto' or 'cpu'")
+    if m.group(1) is not None and int(m.group(1)) >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} "
+                          f"CUDA device(s), cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    return torch.device(text)
+
+
+def arch_seed(seed: int, arch: Sequence[int]) -> int:
+    """A 63-bit seed from ``seed`` and the genome, stable across processes (hashlib, not ``hash()``)."""
+    text = f"{int(seed)}|{','.join(str(int(v)) for v in arch)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+class CandidateFailed(Exception):
+    """Raised inside training for a candidate's own fault (NaN loss, time limit); becomes a failed result."""
+
+
+# Data on the device --------------------------------------------------------------------------------------------
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy x to ``device`` (via pinned memory on CUDA); a repeated-channel view stays a view there."""
+    if x.device == device:
+        return x
+    repeated = x.ndim == 4 and x.shape[1] > 1 and x.stride(1) == 0
+    base = x[:, :1] if repeated else x
+    if device.type == "cuda":
+        base = base.pin_memory()
+    out = base.to(device, non_blocking=True)
+    return out.expand(-1, x.shape[1], -1, -1) if repeated else out
+
+
+@dataclass(eq=False)
+class DeviceData:
+    """A :class:`Splits` placed for training: on the device (``resident``) or in host memory (workers gather).
+
+    ``scale``, ``shift``: float32 ``(1, C, 1, 1)`` on the device; ``x_norm = x * scale + shift``.
+    """
+
+    splits: Splits
+    device: torch.device
+    train: Pair
+    val: Pair
+    test: Pair
+    scale: torch.Tensor
+    shift: torch.Tensor
+    resident: bool
+
+    @classmethod
+    def place(cls, splits: Splits, device: torch.device, resident: bool = True) -> "DeviceData":
+        move = (lambda p: (_to_device(p[0], device), _to_device(p[1], device))) if resident else (lambda p: p)
+        scale, shift = splits.normalizer(device)
+        return cls(splits, device, move(splits.train), move(splits.val), move(splits.test), scale, shift, resident)
+
+
+class _Gather(torch.utils.data.Dataset):
+    """Dataset whose items are whole batches: ``ds[idx_tensor] -> (x[idx], y[idx])`` (for DataLoader workers)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, idx: torch.Tensor) -> Pair:
+        return self.x[idx], self.y[idx]
+
+
+class TrainingEvaluator(Evaluator):
+    """Validation accuracy (%) after a short training run.
+
+    Args:
+        space: search space with ``to_module(arch, input_shape, num_classes)``.
+        dataset: a name of :data:`gptnas.datasets.DATASETS` (loaded once per process), or a ready
+            :class:`~gptnas.datasets.Splits` (then pickled along with the evaluator).
+        root: dataset folder (see :func:`gptnas.datasets.load_dataset`); download: CIFAR only.
+        epochs: training epochs over the training split (or its first ``max_train`` images).
+        batch_size: images per SGD step; lr: peak learning rate, reached linearly over ``warmup_epochs`` (0: none).
+        momentum, weight_decay: SGD settings.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, resolved when evaluating (in the worker).
+        amp: bf16 autocast on CUDA (ignored on CPU); channels_last: channels-last tensors on CUDA;
+        compile: ``torch.compile`` each network (pays off for long runs only).
+        time_limit_s: a candidate whose evaluation runs longer fails (None: no limit).
+        seed: seeds the validation split and, with the genome's hash, each network's init and batch order.
+        max_train: train on only the first ``max_train`` images of the (shuffled) training split.
+        report_test: also measure test accuracy (``extras["test"]``); never used as fitness.
+        num_workers: 0 keeps the data on the device; > 0 gathers batches in DataLoader workers instead.
+        val_fraction, resize, channels: how the dataset is split and shaped (see ``load_dataset``).
+        progress: show a tqdm bar over epochs.
+
+    ``evaluate(arch)`` → ``EvalResult(fitness=val %, extras={"test", "train_time_s", "params_mb", "epochs",
+    "train_loss", "device", "cost_s"})``; a candidate that raises, produces NaN/inf, runs out of memory or over time
+    gets ``EvalResult.failure(reason)``. Missing data raises :class:`~gptnas.errors.DataError`.
+    """
+
+    name = "train"
+
+    def __init__(self, space, dataset: Union[str, Splits] = "fashion-mnist", root: Optional[str] = None,
+                 epochs: int = 6, batch_size: int = 512, lr: float = 0.01, warmup_epochs: float = 1.0,
+                 momentum: float = 0.9, weight_decay: float = 5e-4, device: str = "auto", amp: bool = True,
+                 channels_last: bool = True, compile: bool = False, time_limit_s: Optional[float] = None,
+                 seed: int = 0, max_train: Optional[int] = None, report_test: bool = True, num_workers: int = 0,
+                 val_fraction: float = 0.1, resize=None, channels: Optional[int] = None, download: bool = False,
+                 progress: bool = False):
+        self.space = space
+        self._splits = dataset if isinstance(dataset, Splits) else None
+        self.dataset = dataset.name if isinstance(dataset, Splits) else canonical_name(dataset)
+        self.root = None if root is None else os.fspath(root)
+        self.epochs, self.batch_size, self.num_workers = int(epochs), int(batch_size), int(num_workers)
+        self.lr, self.warmup_epochs = float(lr), float(warmup_epochs)
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        self.device = str(device)
+        self.amp, self.channels_last, self.compile = bool(amp), bool(channels_last), bool(compile)
+        self.time_limit_s = None if time_limit_s is None else float(time_limit_s)
+        self.seed = int(seed)
+        self.max_train = None if max_train is None else int(max_train)
+        self.report_test, self.progress, self.download = bool(report_test), bool(progress), bool(download)
+        self.val_fraction = float(val_fraction)
+        self.resize = None if resize is None else (tuple(int(v) for v in resize) if isinstance(resize, (tuple, list))
+                                                   else int(resize))
+        self.channels = None if channels is None else int(channels)
+        self._check()
+        resolve_device(self.device)  # fail now, not in every worker, for a device this machine lacks
+        self._device_data: Optional[DeviceData] = None
+
+    def _check(self) -> None:
+        bad = [(self.epochs < 1, f"epochs must be >= 1, got {self.epochs}"),
+               (self.batch_size < 2, f"batch_size must be >= 2 (batch norm needs 2 images), got {self.batch_size}"),
+               (not self.lr > 0, f"lr must be > 0, got {self.lr}"),
+               (self.warmup_epochs < 0, f"warmup_epochs must be >= 0, got {self.warmup_epochs}"),
+               (self.time_limit_s is not None and not self.time_limit_s > 0,
+                f"time_limit_s must be > 0 or None, got {self.time_limit_s}"),
+               (self.max_train is not None and self.max_train < 2, f"max_train must be >= 2, got {self.max_train}"),
+               (self.num_workers < 0, f"num_workers must be >= 0, got {self.num_workers}")]
+        for cond, msg in bad:
+            if cond:
+                raise ConfigError(msg)
+
+    # Data ----------------------------------------------------------------------------------------------------
+    def _key(self) -> tuple:
+        return (self.dataset, self.root, self.val_fraction, self.seed, self.resize, self.channels)
+
+    def splits(self) -> Splits:
+        """The dataset's splits, loaded on first use in this process (raises DataError if missing)."""
+        if self._splits is not None:
+            return self._splits
+        key = self._key()
+        if key not in _SPLITS:
+            _SPLITS[key] = load_dataset(self.dataset, self.root, val_fraction=self.val_fraction, seed=self.seed,
+                                        download=self.download, resize=self.resize, channels=self.channels)
+        return _SPLITS[key]
+
+    def data(self, device: Optional[torch.device] = None) -> DeviceData:
+        """The splits placed on ``device`` (default: the evaluator's), once per process."""
+        device = device or resolve_device(self.device)
+        resident = self.num_workers == 0
+        if self._splits is not None:  # a Splits given directly: cache on the instance (not pickled)
+            d = self._device_data
+            if d is None or d.device != device or d.resident != resident:
+                d = self._device_data = DeviceData.place(self._splits, device, resident)
+            return d
+        key = self._key() + (str(device), resident)
+        if key not in _ON_DEVICE:
+            _ON_DEVICE[key] = DeviceData.place(self.splits(), device, resident)
+        return _ON_DEVICE[key]
+
+    def prepare(self) -> "TrainingEvaluator":
+        """Load the data now (e.g. before timing, or to fail early with a DataError)."""
+        self.data()
+        return self
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.splits().input_shape
+
+    @property
+    def num_classes(self) -> int:
+        return self.splits().num_classes
+
+    def build(self, arch: Sequence[int], seed: Optional[int] = None) -> torch.nn.Module:
+        """The untrained network of ``arch`` on the CPU, initialised from ``seed`` (default: the arch's seed)."""
+        s = self.splits()
+        with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG alone
+            # Seed only the CPU generator (torch.manual_seed would also reseed, and not restore, the CUDA ones).
+            torch.default_generator.manual_seed(arch_seed(self.seed, arch) if seed is None else seed)
+            return self.space.to_module(list(arch), s.input_shape, s.num_classes)
+
+    # Evaluation ----------------------------------------------------------------------------------------------
+    def evaluate(self, arch: Sequence[int]) -> EvalResult:
+        arch = [int(v) for v in arch]
+        device = resolve_device(self.device)
+        data = self.data(device)  # DataError propagates: the user must fix the data, not every candidate fail
+        t0 = time.perf_counter()
+        info: dict = {"device": str(device), "epochs": 0}
+        try:
+            result = self._run(arch, data, info, t0)
+        except (ConfigError, DataError):
+            raise
+        except CandidateFailed as e:
+            result = self._failed(arch, str(e), info, t0)
+        except torch.cuda.OutOfMemoryError as e:
+            result = self._failed(arch, f"CUDA out of memory at batch {self.batch_size}: {e}", info, t0)
+        except Exception as e:  # noqa: BLE001 - one candidate's error is recorded, the search goes on
+            result = self._failed(arch, f"{type(e).__name__}: {e}", info, t0)
+        # The model and optimiser died with _run's frame (or with the traceback, just dropped); a failure may have
+        # left reference cycles, so collect them before handing the GPU memory back to other workers.
+        if result.failed:
+            gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        return result
+
+    def _failed(self, arch, reason: str, info: dict, t0: float) -> EvalResult:
+        log.warning("training %s failed: %s", self._describe(arch), reason.splitlines()[0] if reason else reason)
+        return EvalResult.failure(reason, **info, cost_s=time.perf_counter() - t0)
+
+    def _describe(self, arch) -> str:
+        try:
+            return self.space.key(arch)
+        except Exception:  # noqa: BLE001 - only for a log line
+            return str(list(arch))
+
+    def _run(self, arch: list[int], data: DeviceData, info: dict, t0: float) -> EvalResult:
+        device, seed = data.device, arch_seed(self.seed, arch)
+        model = self.build(arch, seed)
+        info["params_mb"] = count_params(model) / 1e6
+        model = model.to(device, memory_format=self._memory_format(device))
+        net = torch.compile(model) if self.compile else model
+        t_train = time.perf_counter()
+        info["train_loss"] = self.train_model(net, data, seed, t0, info)
+        info["train_time_s"] = time.perf_counter() - t_train
+        val = self.accuracy(net, data, data.val, t0)
+        if self.report_test:
+            info["test"] = self.accuracy(net, data, data.test, t0)
+        info["cost_s"] = time.perf_counter() - t0
+        log.info("trained %s: val %.2f%%%s in %.1f s on %s", self._describe(arch), val,
+                 f", test {info['test']:.2f}%" if "test" in info else "", info["cost_s"], device)
+        return EvalResult(val, dict(info))
+
+    def _memory_format(self, device: torch.device) -> torch.memory_format:
+        return torch.channels_last if self.channels_last and device.type == "cuda" else torch.contiguous_format
+
+    def _autocast(self, device: torch.device):
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.amp and device.type == "cuda")
+
+    def _over_time(self, t0: float) -> bool:
+        return self.time_limit_s is not None and time.perf_counter() - t0 > self.time_limit_s
+
+    def _inputs(self, xb: torch.Tensor, data: DeviceData, augment: bool,
+                gen: Optional[torch.Generator]) -> torch.Tensor:
+        """uint8 batch on the device → augmented, normalised float32 in the device's memory format."""
+        if augment:
+            xb = random_crop_flip(xb, 4, gen)
+        xb = xb.contiguous(memory_format=self._memory_format(data.device))  # cheaper on uint8 than on float
+        return xb.to(torch.float32).mul_(data.scale).add_(data.shift)
+
+    def _batches(self, pair: Pair, data: DeviceData, order: Optional[torch.Tensor], batch: int) -> Iterator[Pair]:
+        """``(x, y)`` batches on the device, in ``order`` (CPU int64 indices) or in sequence when None."""
+        x, y = pair
+        n = len(y) if order is None else len(order)
+        if data.resident:
+            if order is None:
+                for i in range(0, n, batch):
+                    yield x[i:i + batch], y[i:i + batch]
+            else:
+                order = order.to(data.device, non_blocking=True)
+                for i in range(0, n, batch):
+                    idx = order[i:i + batch]
+                    yield x.index_select(0, idx), y.index_select(0, idx)
+            return
+        chunks = list((order if order is not None else torch.arange(n)).split(batch))
+        loader = torch.utils.data.DataLoader(_Gather(x, y), batch_size=None, sampler=chunks,
+                                             num_workers=self.num_workers, pin_memory=data.device.type == "cuda")
+        for xb, yb in loader:
+            yield xb.to(data.device, non_blocking=True), yb.to(data.device, non_blocking=True)
+
+    def train_model(self, model: torch.nn.Module, data: DeviceData, seed: int, t0: Optional[float] = None,
+                    info: Optional[dict] = None) -> float:
+        """Train ``model`` (already on ``data.device``) in place; returns the last epoch's mean loss.
+
+        Raises :class:`CandidateFailed` for a NaN/inf loss or when over ``time_limit_s`` (counted from ``t0``).
+        """
+        t0 = time.perf_counter() if t0 is None else t0
+        device = data.device
+        pool = len(data.train[1]) if self.max_train is None else min(self.max_train, len(data.train[1]))
+        n = pool - 1 if pool % self.batch_size == 1 else pool  # a last batch of one image would break batch norm
+        gen_order = torch.Generator().manual_seed(seed)  # batch order is drawn on the CPU: device-independent
+        gen_aug = gen_order if device.type == "cpu" else torch.Generator(device=device).manual_seed(seed)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        warmup_steps = self.warmup_epochs * steps_per_epoch
+        opt = torch.optim.SGD(model.parameters(), lr=self.lr if warmup_steps == 0 else self.lr / warmup_steps,
+                              momentum=self.momentum, weight_decay=self.weight_decay)
+        augment = data.splits.augment
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # every network reuses the same few conv shapes
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        epochs = range(self.epochs)
+        if self.progress:
+            from tqdm.auto import tqdm
+            epochs = tqdm(epochs, desc="train", unit="epoch", leave=False)
+        step = 0
+        for epoch in epochs:
+            loss_sum.zero_()
+            order = torch.randperm(pool, generator=gen_order)[:n]  # the split is shuffled: first `pool` = random
+            for i, (xb, yb) in enumerate(self._batches(data.train, data, order, self.batch_size)):
+                if self._over_time(t0):
+                    raise CandidateFailed(f"time limit {self.time_limit_s:g} s exceeded in epoch {epoch + 1} "
+                                          f"of {self.epochs}")
+                if step < warmup_steps:  # linear warm-up, per step
+                    for g in opt.param_groups:
+                        g["lr"] = self.lr * min(1.0, (step + 1) / warmup_steps)
+                inputs = self._inputs(xb, data, augment, gen_aug)
+                with self._autocast(device):
+                    loss = F.cross_entropy(model(inputs), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.detach() * len(yb)
+                step += 1
+                if (i + 1) % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+                    raise CandidateFailed(f"non-finite training loss in epoch {epoch + 1}, step {i + 1}")
+            mean_loss = float(loss_sum) / n  # waits for the device: the epoch is really done here
+            if not math.isfinite(mean_loss):
+                raise CandidateFailed(f"non-finite training loss in epoch {epoch + 1}")
+            if info is not None:
+                info["epochs"] = epoch + 1
+        return mean_loss
+
+    @torch.inference_mode()
+    def accuracy(self, model: torch.nn.Module, data: DeviceData, pair: Pair, t0: Optional[float] = None) -> float:
+        """Top-1 accuracy in % of ``model`` (eval mode, no gradients, batched) on ``pair``."""
+        model.eval()
+        correct = torch.zeros((), dtype=torch.int64, device=data.device)
+        finite = torch.ones((), dtype=torch.bool, device=data.device)
+        for xb, yb in self._batches(pair, data, None, 2 * self.batch_size):
+            if t0 is not None and self._over_time(t0):
+                raise CandidateFailed(f"time limit {self.time_limit_s:g} s exceeded while evaluating")
+            with self._autocast(data.device):
+                out = model(self._inputs(xb, data, False, None))
+            correct += (out.argmax(1) == yb).sum()
+            finite &= torch.isfinite(out).all()
+        if not bool(finite):
+            raise CandidateFailed("non-finite network outputs on evaluation")
+        return 100.0 * int(correct) / max(1, len(pair[1]))
+
+    # Pickling: settings only (data is reloaded per process), unless a Splits was given directly --------------
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_device_data"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return (f"TrainingEvaluator(dataset={self.dataset!r}, epochs={self.epochs}, batch_size={self.batch_size}, "
+                f"lr={self.lr}, device={self.device!r}, seed={self.seed})")
+
+
+__all__ = ["CandidateFailed", "DeviceData", "TrainingEvaluator", "arch_seed", "resolve_device"]

@@ -1,0 +1,44 @@
+"""Register the GPT operators into an existing ``deap.base.Toolbox`` next to the classic ones."""
+from __future__ import annotations
+
+import random
+from typing import Optional
+
+from ..gpt.proposer import GPTProposer
+from ..spaces.base import SearchSpace
+from .gpt_crossover import cx_gpt_repair
+from .gpt_init import init_gpt_population
+from .reconstruct import Rate, mut_gpt_reconstruct, reconstruct_many
+from .schedule import LinearDecay
+
+
+def _population(n: int, container, proposer: GPTProposer, rng: random.Random, temperature: float,
+                top_k: Optional[int], unique: bool) -> list:
+    # n first so that toolbox.population_gpt(50) works like DEAP's toolbox.population(n=50).
+    return init_gpt_population(container, proposer, n, rng, temperature, top_k, unique)
+
+
+def register_gpt_operators(toolbox, space: SearchSpace, proposer: GPTProposer, rng: random.Random,
+                           rate: Optional[Rate] = None, temperature: float = 1.0, top_k: Optional[int] = None,
+                           container=None, unique: bool = True) -> Rate:
+    """Register ``mutate`` (:func:`mut_gpt_reconstruct`), ``mate`` (:func:`cx_gpt_repair`),
+    ``mutate_many`` (:func:`reconstruct_many`) and ``population_gpt(n)`` (:func:`init_gpt_population`).
+
+    Args:
+        rate: elimination rate, a float or a schedule; default ``LinearDecay(0.4, 0.0)``.
+        container: individual type for ``population_gpt``; default :data:`gptnas.search.types.Individual`.
+    Returns:
+        the rate/schedule, so the engine can call ``update(progress)`` on it each generation.
+    """
+    rate = LinearDecay() if rate is None else rate
+    if container is None:
+        from ..search.types import Individual as container  # the engine's creator type
+    toolbox.register("mutate", mut_gpt_reconstruct, proposer=proposer, rng=rng, rate=rate,
+                     temperature=temperature, top_k=top_k)
+    toolbox.register("mutate_many", reconstruct_many, proposer=proposer, rng=rng, rate=rate,
+                     temperature=temperature, top_k=top_k)
+    toolbox.register("mate", cx_gpt_repair, proposer=proposer, space=space, rng=rng,
+                     temperature=temperature, top_k=top_k)
+    toolbox.register("population_gpt", _population, container=container, proposer=proposer, rng=rng,
+                     temperature=temperature, top_k=top_k, unique=unique)
+    return rate

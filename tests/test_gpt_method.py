@@ -1,0 +1,77 @@
+"""Method gptnas end to end: CLI, archive origins, transfer, resume after SIGKILL with the GPT's weights."""
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from gptnas.config import GPTSettings, RunConfig, SearchConfig
+from gptnas.search.driver import run_in_memory
+
+TINY = {"model": {"n_embd": 32}, "corpus": {"n": 3000}, "train": {"epochs": 1}}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("gpt-cache"))
+
+
+def gcfg(nb201_dir, cache, dataset="cifar10", budget=40, seed=0, **gpt):
+    return RunConfig(dataset=dataset, data=str(nb201_dir), seed=seed,
+                     search=SearchConfig(method="gptnas", budget=budget, population=10),
+                     gpt=GPTSettings(pretrain=TINY, cache_dir=cache, **gpt))
+
+
+def test_gptnas_records_gpt_proposals_and_is_reproducible(nb201_dir, cache):
+    a = run_in_memory(gcfg(nb201_dir, cache, seed=4))
+    b = run_in_memory(gcfg(nb201_dir, cache, seed=4))
+    assert [r["arch"] for r in a.archive.rows] == [r["arch"] for r in b.archive.rows]
+    origins = [r["origin"] for r in a.archive.rows]
+    assert a.evaluations == 40 and origins.count("gpt") >= 10
+    assert "gpt_weights" in a.method_state and "gpt_pretrain_key" in a.method_state
+
+
+def test_transfer_from_a_source_task_puts_good_architectures_first(nb201_dir, cache):
+    """Fine-tuned on CIFAR-10's best cells, the initial population on ImageNet16-120 is far better than random."""
+    plain = [run_in_memory(gcfg(nb201_dir, cache, "imagenet16-120", budget=10, seed=s, online=False))
+             for s in range(3)]
+    transfer = [run_in_memory(gcfg(nb201_dir, cache, "imagenet16-120", budget=10, seed=s, online=False,
+                                   transfer_from="cifar10", finetune_epochs=40)) for s in range(3)]
+    mean_fit = lambda runs: np.mean([r["fitness"] for st in runs for r in st.archive.rows])
+    assert mean_fit(transfer) > mean_fit(plain) + 5
+    assert transfer[0].method_state["gpt_transfer"] == {"source": "cifar10", "n": 50}
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "gptnas.run", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_cli_gptnas_sigkill_resume_equals_uninterrupted(nb201_dir, cache, tmp_path):
+    conf = tmp_path / "gpt.yaml"
+    conf.write_text(yaml.safe_dump({"gpt": {"pretrain": TINY, "cache_dir": cache}}))
+    args = ["--config", str(conf), "--space", "nb201", "--dataset", "cifar100", "--fitness", "benchmark",
+            "--data", str(nb201_dir), "--method", "gptnas", "--transfer-from", "imagenet16-120",
+            "--population", "10", "--budget", "45", "--seed", "2", "--no-progress", "-q"]
+    ref = run_cli(*args, "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr
+    killed = run_cli(*args, "--out", str(tmp_path / "k"), env={"GPTNAS_FAULT_KILL_AFTER_EVALS": "33"})
+    assert killed.returncode == -9
+    res = run_cli("--resume", str(tmp_path / "k"), "--no-progress", "-q")
+    assert res.returncode == 0, res.stderr
+    s1, s2 = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("ref", "k"))
+    assert s1["best"] == s2["best"] and s1["evaluations"] == s2["evaluations"] == 45
+    with h5py.File(tmp_path / "ref" / "archive.h5") as f1, h5py.File(tmp_path / "k" / "archive.h5") as f2:
+        assert list(f1["arch"][()]) == list(f2["arch"][()])
+        assert list(f1["origin"][()]) == list(f2["origin"][()])
+        assert b"gpt" in set(f1["origin"][()])
+
+
+def test_transfer_from_the_target_itself_is_refused(nb201_dir, tmp_path):
+    r = run_cli("--data", str(nb201_dir), "--dataset", "cifar10", "--method", "gptnas",
+                "--transfer-from", "cifar10", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "transfer must come from another task" in r.stderr

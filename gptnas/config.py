@@ -15,8 +15,11 @@ import yaml
 
 from .errors import ConfigError
 
-DATASETS = {"nb201": ("cifar10", "cifar100", "imagenet16-120")}
-FITNESSES = ("benchmark",)
+#: Datasets of the tabular benchmarks, per space (fitness "benchmark").
+BENCHMARK_DATASETS = {"nb201": ("cifar10", "cifar100", "imagenet16-120")}
+#: Datasets for real networks (fitness "train" and the data-dependent proxies).
+IMAGE_DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist", "digits")
+FITNESSES = ("benchmark", "train", "proxy:NAME[+NAME...]")
 #: Population defaults per method (REA's P = 10 as in the NAS-Bench-201 reference).
 DEFAULT_POPULATION = {"random": 10, "rea": 10, "ga": 20, "gptnas": 20}
 
@@ -38,9 +41,32 @@ class SearchConfig:
 
 
 @dataclass
+class TrainConfig:
+    """Fitness ``train``: the GPT-NAS paper's search protocol by default (SGD 0.9, warm-up to 0.01, batch 512, 6 ep.)."""
+
+    epochs: int = 6
+    batch_size: int = 512
+    lr: float = 0.01
+    warmup_epochs: float = 1.0
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    device: str = "auto"              # auto | cpu | cuda | cuda:N
+    amp: bool = True                  # bf16 autocast on CUDA
+    channels_last: bool = True
+    compile: bool = False             # torch.compile each candidate
+    time_limit_s: float | None = None  # per evaluation; over it the candidate fails
+    max_train: int | None = None      # use only this many training images (quick runs)
+    val_fraction: float = 0.1         # held out of the training split for fitness
+    data_root: str | None = None      # dataset directory (default per dataset)
+    download: bool = False            # CIFAR: download when absent
+    report_test: bool = True          # also measure test accuracy (reported only, never fitness)
+
+
+@dataclass
 class GPTSettings:
     """Method ``gptnas``: the GPT proposal model and how the search uses it."""
 
+    loop: str = "ga"                  # ga (the paper's GA) | rea (regularised evolution, GPT reconstruction as mutation)
     rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
     rate_end: float = 0.0
     temperature: float = 1.0          # sampling temperature over candidate fillings
@@ -72,6 +98,7 @@ class RunConfig:
     threads: int | None = None        # torch CPU threads in this process (None: torch's default)
     search: SearchConfig = field(default_factory=SearchConfig)
     gpt: GPTSettings = field(default_factory=GPTSettings)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -95,7 +122,7 @@ def _fill(cls, d: dict, where: str):
     return cls(**kwargs)
 
 
-_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings}
+_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings, "train": TrainConfig}
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
@@ -126,11 +153,27 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"unknown search space {cfg.space!r}: choose one of {', '.join(sorted(SPACES))}")
     if s.method not in METHODS:
         raise ConfigError(f"unknown method {s.method!r}: choose one of {', '.join(sorted(METHODS))}")
-    if cfg.fitness not in FITNESSES:
+    if cfg.fitness == "benchmark":
+        allowed = BENCHMARK_DATASETS.get(cfg.space, ())
+        if not allowed:
+            raise ConfigError(f"space {cfg.space} has no tabular benchmark: use --fitness train or proxy:NAME")
+    elif cfg.fitness == "train" or cfg.fitness.startswith("proxy:"):
+        allowed = IMAGE_DATASETS
+        if cfg.fitness.startswith("proxy:"):
+            from .evaluators.proxy import parse_proxy_spec
+            parse_proxy_spec(cfg.fitness)
+    else:
         raise ConfigError(f"unknown fitness {cfg.fitness!r}: choose one of {', '.join(FITNESSES)}")
-    allowed = DATASETS.get(cfg.space, ())
     if cfg.dataset not in allowed:
-        raise ConfigError(f"unknown dataset {cfg.dataset!r} for space {cfg.space}: choose one of {', '.join(allowed)}")
+        raise ConfigError(f"unknown dataset {cfg.dataset!r} for fitness {cfg.fitness}: "
+                          f"choose one of {', '.join(allowed)}")
+    t = cfg.train
+    _positive_int(cfg, "train.epochs", t.epochs)
+    _positive_int(cfg, "train.batch_size", t.batch_size)
+    if t.max_train is not None:
+        _positive_int(cfg, "train.max_train", t.max_train)
+    if not 0 < t.val_fraction < 1:
+        raise ConfigError(f"train.val_fraction must be in (0, 1), got {t.val_fraction!r}")
     from .search.parallel import BACKENDS
     if cfg.parallel is None:
         cfg.parallel = "process" if cfg.workers > 1 else "serial"
@@ -154,6 +197,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     g = cfg.gpt
     if not (0 <= g.rate <= 1 and 0 <= g.rate_end <= 1):
         raise ConfigError(f"gpt.rate and gpt.rate_end must be in [0, 1], got {g.rate}, {g.rate_end}")
+    if g.loop not in ("ga", "rea"):
+        raise ConfigError(f"gpt.loop must be ga or rea, got {g.loop!r}")
     if g.init not in ("auto", "random", "gpt"):
         raise ConfigError(f"gpt.init must be auto, random or gpt, got {g.init!r}")
     if g.crossover not in ("gpt", "classic"):

@@ -21,7 +21,8 @@ from .errors import GptnasError
 _FLAGS = {
     "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
     "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads", "method": "search.method", "budget": "search.budget",
-    "population": "search.population", "transfer_from": "gpt.transfer_from", "sample": "search.sample", "generations": "search.generations",
+    "population": "search.population", "epochs": "train.epochs", "device": "train.device",
+    "dataset_dir": "train.data_root", "transfer_from": "gpt.transfer_from", "sample": "search.sample", "generations": "search.generations",
 }
 
 
@@ -29,8 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
     p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
     p.add_argument("--space", help="search space (nb201)")
-    p.add_argument("--dataset", help="cifar10 | cifar100 | imagenet16-120")
-    p.add_argument("--fitness", help="benchmark (tabular validation accuracy)")
+    p.add_argument("--dataset", help="benchmark: cifar10 | cifar100 | imagenet16-120; "
+                                     "train/proxy: cifar10 | cifar100 | fashion-mnist | mnist | digits")
+    p.add_argument("--dataset-dir", dest="dataset_dir", metavar="DIR", help="image dataset directory (train/proxy)")
+    p.add_argument("--epochs", type=int, help="train: epochs per candidate (default 6)")
+    p.add_argument("--device", help="train: auto | cpu | cuda | cuda:N")
+    p.add_argument("--fitness", help="benchmark (tabular validation accuracy) | train (train each candidate) | "
+                                     "proxy:NAME[+NAME] (zero-cost proxy, e.g. proxy:synflow+nwot)")
     p.add_argument("--data", metavar="PATH",
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
     p.add_argument("--method", help="random | rea | ga | gptnas")
@@ -103,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if best:
         test = "n/a" if best["test"] is None else f"{best['test']:.4f}"
         print(f"best architecture: {best['arch']}")
-        print(f"best fitness (validation): {best['fitness']:.4f}   test: {test}")
+        kind = "validation accuracy" if s["fitness_kind"] in ("benchmark", "train") else s["fitness_kind"]
+        print(f"best fitness ({kind}): {best['fitness']:.4f}   test accuracy: {test}")
     print(f"run directory: {rd.path}")
     return 0
 

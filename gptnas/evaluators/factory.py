@@ -28,4 +28,40 @@ def build_evaluator(cfg, space) -> Evaluator:
         from ..bench import open_table
         from .tabular import TabularEvaluator
         return TabularEvaluator(open_table(resolve_benchmark_path(cfg.data, cfg.space)), cfg.dataset)
+    t = cfg.train
+    if cfg.fitness == "train":
+        from .training import TrainingEvaluator
+        return TrainingEvaluator(space, dataset=cfg.dataset, root=t.data_root, epochs=t.epochs,
+                                 batch_size=t.batch_size, lr=t.lr, warmup_epochs=t.warmup_epochs,
+                                 momentum=t.momentum, weight_decay=t.weight_decay, device=t.device, amp=t.amp,
+                                 channels_last=t.channels_last, compile=t.compile, time_limit_s=t.time_limit_s,
+                                 seed=cfg.seed, max_train=t.max_train, report_test=t.report_test,
+                                 val_fraction=t.val_fraction, download=t.download)
+    if cfg.fitness.startswith("proxy:"):
+        return build_proxy_evaluator(cfg, space)
     raise DataError(f"fitness {cfg.fitness!r} is not available")
+
+
+def build_proxy_evaluator(cfg, space, batch_size: int = 64) -> Evaluator:
+    """Zero-cost proxies on networks for ``cfg.dataset``'s input shape and classes; the data-dependent proxies
+    score every architecture on the same seeded, normalised batch of training images."""
+    import torch
+
+    from ..datasets import load_dataset
+    from .proxy import ProxyEvaluator
+
+    t = cfg.train
+    ev = ProxyEvaluator(space, cfg.fitness, input_shape=IMAGE_SHAPES[cfg.dataset][:3],
+                        num_classes=IMAGE_SHAPES[cfg.dataset][3], seed=cfg.seed)
+    if ev.needs_data:  # data-free proxies (synflow, params, flops) need only the shape: no files read
+        splits = load_dataset(cfg.dataset, root=t.data_root, val_fraction=t.val_fraction, seed=cfg.seed,
+                              download=t.download)
+        x, y = splits.train
+        idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed))[:batch_size]
+        ev._batch_source = (splits.normalize(x[idx]), y[idx])
+    return ev
+
+
+#: (channels, height, width, classes) of each image dataset.
+IMAGE_SHAPES = {"cifar10": (3, 32, 32, 10), "cifar100": (3, 32, 32, 100), "fashion-mnist": (1, 28, 28, 10),
+                "mnist": (1, 28, 28, 10), "digits": (1, 8, 8, 10)}

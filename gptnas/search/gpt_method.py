@@ -26,7 +26,9 @@ from ..operators.gpt_crossover import cx_gpt_repair
 from ..operators.gpt_init import init_gpt_population
 from ..operators.reconstruct import reconstruct_many
 from ..operators.schedule import LinearDecay
-from .methods import GeneticAlgorithm
+from deap import tools
+
+from .methods import GeneticAlgorithm, RegularizedEvolution
 from .types import Individual
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class GPTNAS(GeneticAlgorithm):
 
     def register(self, toolbox) -> None:
         super().register(toolbox)
+        self.toolbox_ref = toolbox
         g = self.run_cfg.gpt
         try:
             settings = PretrainSettings.from_dict(g.pretrain)
@@ -54,6 +57,19 @@ class GPTNAS(GeneticAlgorithm):
                              **sampling)
         toolbox.register("population_gpt", init_gpt_population, Individual, self.proposer, rng=self.rngs.py,
                          **sampling)
+        if g.loop == "rea":
+            toolbox.register("select", tools.selBest)
+            toolbox.register("classic_mutate", toolbox.mutate)
+            toolbox.register("mutate", self._mutate_rea)
+
+    def _mutate_rea(self, individual):
+        """REA loop: the child is the parent reconstructed by the GPT; when the draw eliminates nothing, the
+        classic one-edge mutation is used instead, so that a child always differs from its parent."""
+        before = list(individual)
+        (individual,) = self.toolbox_ref.reconstruct([individual])[0:1] or (individual,)
+        if list(individual) == before:
+            return self.toolbox_ref.classic_mutate(individual)
+        return (individual,)
 
     # The proposer's state: restored from a checkpoint, or prepared (transfer) before the first generation.
     def begin_generation(self, toolbox, state, progress: float) -> None:
@@ -108,7 +124,14 @@ class GPTNAS(GeneticAlgorithm):
         return self._reconstruct(toolbox, pop)
 
     def offspring(self, toolbox, state):
+        if self.run_cfg.gpt.loop == "rea":
+            return RegularizedEvolution.offspring(self, toolbox, state)
         return self._reconstruct(toolbox, super().offspring(toolbox, state))
+
+    def survivors(self, toolbox, state, evaluated):
+        if self.run_cfg.gpt.loop == "rea":
+            return RegularizedEvolution.survivors(self, toolbox, state, evaluated)
+        return super().survivors(toolbox, state, evaluated)
 
     def _reconstruct(self, toolbox, individuals):
         before = [list(i) for i in individuals]

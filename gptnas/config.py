@@ -21,7 +21,7 @@ BENCHMARK_DATASETS = {"nb201": ("cifar10", "cifar100", "imagenet16-120")}
 IMAGE_DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist", "digits")
 FITNESSES = ("benchmark", "train", "proxy:NAME[+NAME...]")
 #: Population defaults per method (REA's P = 10 as in the NAS-Bench-201 reference).
-DEFAULT_POPULATION = {"random": 10, "rea": 10, "ga": 20, "gptnas": 20}
+DEFAULT_POPULATION = {"random": 10, "rea": 10, "ga": 20, "gptnas": 10}
 
 
 @dataclass
@@ -76,7 +76,7 @@ class GPTSettings:
     transfer_from: str | None = None  # source task: a dataset of the same benchmark table, or a run directory
     transfer_top: int = 50            # how many of the source's best architectures fine-tune the GPT
     online: bool = True               # re-fine-tune on this search's elites during the search
-    finetune_every: int = 1           # generations between online fine-tunes
+    finetune_every: int = 1           # online fine-tune after every this many populations' worth of new evaluations
     elites: int = 20                  # architectures in each online fine-tune
     finetune_epochs: int | None = None  # None: the proposer's default
     pretrain: dict = field(default_factory=dict)  # overrides of gptnas.gpt.cache.PretrainSettings

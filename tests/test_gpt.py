@@ -21,15 +21,6 @@ TINY = GPTConfig(n_embd=32, n_layer=2, n_head=2, dropout=0.0)
 TINY_TRAIN = TrainSettings(epochs=2, lr=3e-3, batch_size=128)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread, and far faster when other processes share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class ChainSpace(SearchSpace):
     """Variable-length toy space: 1..5 layers of conv3/conv5/pool, and no pool directly after a pool."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
 from deap import algorithms, base, creator, tools
 
 from gptnas.gpt import GPTConfig, GPTProposer, TrainSettings, sample_architectures
@@ -16,15 +15,6 @@ from gptnas.operators.schedule import LinearDecay
 from gptnas.spaces import END, NB201Space, SearchSpace
 
 TINY = GPTConfig(n_embd=32, n_layer=2, n_head=2, dropout=0.0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread, and far faster when other processes share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class ChainSpace(SearchSpace):

@@ -34,15 +34,6 @@ KNOWN_BAD_ROWS = frozenset((
 ONE_CONV = {5 * sum(c * c * k * k + 2 * c for c in (16, 32, 64)) for k in (1, 3)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small CPU graphs on a shared 2-core machine: one intra-op thread is many times faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def extra_rows(nb201_dir):
     with open(nb201_dir / "nb201_extra.csv", newline="") as f:

@@ -24,15 +24,6 @@ ARCH = [3, 2, 1, 4, 0, 3]
 ZERO = [0] * 6
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small CPU graphs on a shared 2-core machine: one intra-op thread is many times faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def batch():
     return random_batch(8, SHAPE, 10, seed=0)

@@ -28,15 +28,6 @@ def same(a, b) -> bool:
         (b.fitness, b.failed, {k: v for k, v in b.extras.items() if k not in drop})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small CPU graphs on a shared 2-core machine: one intra-op thread is many times faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class TinySpace:
     """Genome ``[width_choice, mode]``: a two-conv CNN; mode 1 outputs NaN, mode 2 raises while building."""
 

@@ -70,8 +70,8 @@ def cmd_info(args) -> int:
     if a.get("created_by"):
         print(f"created: {a.get('created_by')} {a.get('created_at', '')}".rstrip())
     print()
-    print(f"| dataset | present | best val_acc | best test_acc | metrics |")
-    print(f"|---|---|---|---|---|")
+    print("| dataset | present | best val_acc | best test_acc | metrics |")
+    print("|---|---|---|---|---|")
     for ds in t.datasets:
         cells = []
         for m in ("val_acc", "test_acc"):

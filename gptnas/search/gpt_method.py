@@ -9,7 +9,8 @@ What the GPT knows, honestly:
 - pre-training on a corpus of valid architectures of the space: the grammar only (cached by its settings);
 - ``gpt.transfer_from``: fine-tuned before the search on the best architectures of a *source* task (another dataset
   of the same benchmark table, or the archive of an earlier run) — never the target task's;
-- ``gpt.online``: re-fine-tuned every ``gpt.finetune_every`` generations on this search's own elites.
+- ``gpt.online``: re-fine-tuned on this search's own elites each time ``gpt.finetune_every`` populations' worth of
+  new architectures have been evaluated.
 
 The weights after every fine-tune go into the checkpoint (``method_state``), so a resumed run continues with the
 same model; the pre-trained model's cache key is recorded there too.
@@ -143,9 +144,13 @@ class GPTNAS(GeneticAlgorithm):
         return individuals
 
     def end_generation(self, toolbox, state) -> None:
-        g = self.run_cfg.gpt
-        if not g.online or state.status != "running" or state.generation % g.finetune_every:
+        # Counted in evaluations, not generations, so the GA (a population per generation) and the REA loop
+        # (one child per generation) fine-tune equally often for the same budget.
+        g, ms = self.run_cfg.gpt, state.method_state
+        due = state.evaluations - ms.get("gpt_finetuned_at", 0) >= g.finetune_every * self.cfg.population
+        if not g.online or state.status != "running" or not due:
             return
+        ms["gpt_finetuned_at"] = state.evaluations
         rows = sorted(state.archive.rows, key=lambda r: -r["fitness"])[:g.elites]
         elites = [self.space.parse(r["arch"]) for r in rows if not r["failed"]]
         if elites:

@@ -75,3 +75,11 @@ def test_transfer_from_the_target_itself_is_refused(nb201_dir, tmp_path):
     r = run_cli("--data", str(nb201_dir), "--dataset", "cifar10", "--method", "gptnas",
                 "--transfer-from", "cifar10", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "transfer must come from another task" in r.stderr
+
+
+def test_rea_loop_reconstructs_children_and_keeps_population(nb201_dir, cache):
+    st = run_in_memory(gcfg(nb201_dir, cache, budget=30, seed=1, loop="rea"))
+    assert st.evaluations == 30 and len(st.population) == 10
+    later = [r["origin"] for r in st.archive.rows[10:]]
+    # early children are GPT reconstructions; as r decays to 0 the classic mutation takes over
+    assert later[:5].count("gpt") >= 3 and set(later) <= {"gpt", "mutation"}

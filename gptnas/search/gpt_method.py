@@ -35,12 +35,19 @@ from .types import Individual
 log = logging.getLogger(__name__)
 
 
+def mut_reconstruct_or_classic(individual, reconstruct, classic):
+    """REA loop's mutation: the GPT reconstructs the child; when the draw eliminated nothing, the classic mutation
+    is used instead, so that a child always differs from its parent. Returns ``(individual,)``."""
+    before = list(individual)
+    reconstruct([individual])
+    return classic(individual) if list(individual) == before else (individual,)
+
+
 class GPTNAS(GeneticAlgorithm):
     name = "gptnas"
 
     def register(self, toolbox) -> None:
         super().register(toolbox)
-        self.toolbox_ref = toolbox
         g = self.run_cfg.gpt
         try:
             settings = PretrainSettings.from_dict(g.pretrain)
@@ -60,17 +67,8 @@ class GPTNAS(GeneticAlgorithm):
                          **sampling)
         if g.loop == "rea":
             toolbox.register("select", tools.selBest)
-            toolbox.register("classic_mutate", toolbox.mutate)
-            toolbox.register("mutate", self._mutate_rea)
-
-    def _mutate_rea(self, individual):
-        """REA loop: the child is the parent reconstructed by the GPT; when the draw eliminates nothing, the
-        classic one-edge mutation is used instead, so that a child always differs from its parent."""
-        before = list(individual)
-        (individual,) = self.toolbox_ref.reconstruct([individual])[0:1] or (individual,)
-        if list(individual) == before:
-            return self.toolbox_ref.classic_mutate(individual)
-        return (individual,)
+            toolbox.register("mutate", mut_reconstruct_or_classic, reconstruct=toolbox.reconstruct,
+                             classic=toolbox.mutate)
 
     # The proposer's state: restored from a checkpoint, or prepared (transfer) before the first generation.
     def begin_generation(self, toolbox, state, progress: float) -> None:

@@ -9,7 +9,6 @@ import random
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -230,11 +229,10 @@ def test_query_is_a_dense_array_lookup(folder_table):
     archs = [tuple(rng.randrange(5) for _ in range(6)) for _ in range(20000)]
     for a in archs[:300]:
         assert t.index_of(a) == t.index_map.index(a)
-    start = time.perf_counter()
-    for a in archs:
-        t.value("cifar10", "val_acc", a)
-    per_query = (time.perf_counter() - start) / len(archs)
-    assert per_query < 100e-6, f"{per_query * 1e6:.1f} µs per query"
+    # speed is measured by experiments/bench_load_time.py, not here; here: the lookup goes through the dense map
+    col = t.column("cifar10", "val_acc")
+    for a in archs[:300]:
+        assert t.value("cifar10", "val_acc", a) == col[t.code_to_index[enc.ops_to_int(a)]]
 
 
 def test_unknown_dataset_or_metric(folder_table):

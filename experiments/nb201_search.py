@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +97,31 @@ def top_keys(data: str, dataset: str, fraction: float = 0.001) -> set[str]:
     return {ops_to_string(table.index_map.ops(int(i))) for i in idx}
 
 
+def run_jobs(jobs: list, workers: int, cache: str | None) -> list:
+    """Run every job (in parallel), reusing and appending to the JSONL ``cache``; results in job order."""
+    import json
+    done = {}
+    if cache and Path(cache).exists():
+        for line in Path(cache).read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done[tuple(r["job"])] = (tuple(r["job"]), r["test"], r["val"], r["keys"])
+    todo = [j for j in jobs if tuple(j) not in done]
+    if done:
+        print(f"{len(jobs) - len(todo)} of {len(jobs)} searches reused from {cache}", flush=True)
+    with ProcessPoolExecutor(workers, initializer=_init_worker) as ex:
+        futures = [ex.submit(one_run, j) for j in todo]
+        for i, f in enumerate(as_completed(futures), 1):
+            job, test, val, keys = f.result()
+            done[tuple(job)] = (tuple(job), test, val, keys)
+            if cache:
+                with open(cache, "a") as fh:
+                    fh.write(json.dumps({"job": list(job), "test": test, "val": val, "keys": keys}) + "\n")
+            if i % 50 == 0 or i == len(todo):
+                print(f"{i}/{len(todo)} searches done", flush=True)
+    return [done[tuple(j)] for j in jobs]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=os.environ.get("GPTNAS_DATA", "../shared/data/nb201"))
@@ -108,6 +133,8 @@ def main(argv=None) -> int:
     ap.add_argument("--hit-budget", type=int, default=1000, help="budget of the top-0.1%% hitting-time runs (0: skip)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="experiments/results/nb201_search")
+    ap.add_argument("--cache", help="JSONL file of finished searches: appended as they finish, reused on a rerun "
+                                    "(so an interrupted sweep loses nothing)")
     args = ap.parse_args(argv)
 
     methods, datasets = args.methods.split(","), args.datasets.split(",")
@@ -116,8 +143,7 @@ def main(argv=None) -> int:
     hit_jobs = [(m, d, args.hit_budget, s, args.data) for m in methods for d in datasets
                 for s in range(args.seeds)] if args.hit_budget else []
     t0 = time.time()
-    with ProcessPoolExecutor(args.workers, initializer=_init_worker) as ex:
-        results = list(ex.map(one_run, jobs + hit_jobs, chunksize=4))
+    results = run_jobs(jobs + hit_jobs, args.workers, args.cache)
     elapsed = time.time() - t0
 
     acc = {}

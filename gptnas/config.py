@@ -18,16 +18,24 @@ from .errors import ConfigError
 #: Datasets of the tabular benchmarks, per space (fitness "benchmark").
 BENCHMARK_DATASETS = {"nb201": ("cifar10", "cifar100", "imagenet16-120")}
 #: Datasets for real networks (fitness "train" and the data-dependent proxies).
-IMAGE_DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist", "digits")
+IMAGE_DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist", "digits", "imagenet")
 FITNESSES = ("benchmark", "train", "proxy:NAME[+NAME...]")
 #: Population defaults per method (REA's P = 10 as in the NAS-Bench-201 reference).
 DEFAULT_POPULATION = {"random": 10, "rea": 10, "ga": 20, "gptnas": 10}
+#: Budget when none is given: tables and proxies are cheap, training is not.
+DEFAULT_BUDGET = {"benchmark": 100, "proxy": 100, "train": 30}
+#: Training defaults when none are given: the paper's protocol (6 epochs, batch 512), except on the built-in
+#: digits set (1,437 training images, where batch 512 would make 3 steps an epoch) and ImageNet (the paper: 128).
+DEFAULT_TRAIN = {"digits": {"epochs": 4, "batch_size": 64}, "imagenet": {"epochs": 6, "batch_size": 128},
+                 None: {"epochs": 6, "batch_size": 512}}
+#: Space options when none are given: narrower chains for the 8×8 digits.
+DEFAULT_SPACE_OPTIONS = {("macro", "digits"): {"width": 16}}
 
 
 @dataclass
 class SearchConfig:
-    method: str = "rea"
-    budget: int = 100                 # unique architectures evaluated
+    method: str = "gptnas"
+    budget: int | None = None         # unique architectures evaluated (None: DEFAULT_BUDGET per fitness)
     population: int | None = None     # None: the method's default (DEFAULT_POPULATION)
     sample: int = 5                   # REA tournament size S
     rea_batch: int = 1                # REA children per generation (1 = the sequential original)
@@ -44,8 +52,8 @@ class SearchConfig:
 class TrainConfig:
     """Fitness ``train``: the GPT-NAS paper's search protocol by default (SGD 0.9, warm-up to 0.01, batch 512, 6 ep.)."""
 
-    epochs: int = 6
-    batch_size: int = 512
+    epochs: int | None = None         # None: DEFAULT_TRAIN (6, or 4 on digits)
+    batch_size: int | None = None     # None: DEFAULT_TRAIN (512, or 64 on digits)
     lr: float = 0.01
     warmup_epochs: float = 1.0
     momentum: float = 0.9
@@ -57,15 +65,21 @@ class TrainConfig:
     time_limit_s: float | None = None  # per evaluation; over it the candidate fails
     max_train: int | None = None      # use only this many training images (quick runs)
     val_fraction: float = 0.1         # held out of the training split for fitness
+    fraction: float = 1.0             # share of the training images used, imagenet only (the paper's search: 0.1)
     data_root: str | None = None      # dataset directory (default per dataset)
     download: bool = False            # CIFAR: download when absent
     report_test: bool = True          # also measure test accuracy (reported only, never fitness)
+    inherit: bool = False             # GPT-NAS acceleration: start from the parent's trained weights, train only
+                                      #   the new blocks (or only BatchNorm when none is new); macro space
 
 
 @dataclass
 class GPTSettings:
     """Method ``gptnas``: the GPT proposal model and how the search uses it."""
 
+    enabled: bool = True              # false: "NAS without GPT" (same GA, no reconstruction)
+    level: str = "auto"               # token (GPT over the space's tokens) | layer (GPT-NAS's layer GPT + block
+                                      #   classifier; macro space only) | auto (layer for macro, else token)
     loop: str = "ga"                  # ga (the paper's GA) | rea (regularised evolution, GPT reconstruction as mutation)
     rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
     rate_end: float = 0.0
@@ -85,9 +99,14 @@ class GPTSettings:
 
 @dataclass
 class RunConfig:
-    space: str = "nb201"
-    dataset: str = "cifar10"
-    fitness: str = "benchmark"
+    # The defaults are the embedded default run: GPT-NAS's block-chain space on the built-in digits, real training.
+    # Unset (None) values resolve in validate(): with nothing set, the embedded default run — GPT-NAS's block-chain
+    # space, real training on the built-in digits; with space nb201 (or fitness benchmark), the NAS-Bench-201
+    # table on CIFAR-10.
+    space: str | None = None          # macro, or nb201 when fitness is benchmark
+    space_options: dict | None = None  # passed to the space (macro: min_blocks, max_blocks, width)
+    dataset: str | None = None        # digits, or cifar10 when fitness is benchmark
+    fitness: str | None = None        # train, or benchmark when space is nb201
     data: str | None = None           # benchmark release folder or imported .h5 (default: $GPTNAS_DATA)
     seed: int = 0
     out: str | None = None            # run directory (default: runs/<method>-<dataset>-s<seed>)
@@ -149,8 +168,19 @@ def validate(cfg: RunConfig) -> RunConfig:
     from .spaces import SPACES
 
     s = cfg.search
+    if cfg.fitness is None:
+        cfg.fitness = "benchmark" if cfg.space in BENCHMARK_DATASETS else "train"
+    if cfg.space is None:
+        cfg.space = "nb201" if cfg.fitness == "benchmark" else "macro"
+    if cfg.dataset is None:
+        cfg.dataset = BENCHMARK_DATASETS[cfg.space][0] if cfg.fitness == "benchmark" and \
+            cfg.space in BENCHMARK_DATASETS else "digits"
     if cfg.space not in SPACES:
         raise ConfigError(f"unknown search space {cfg.space!r}: choose one of {', '.join(sorted(SPACES))}")
+    if cfg.space_options is None:
+        cfg.space_options = dict(DEFAULT_SPACE_OPTIONS.get((cfg.space, cfg.dataset), {}))
+    from .spaces import get_space
+    get_space(cfg.space, cfg.space_options)  # bad options fail here, with the space's own message
     if s.method not in METHODS:
         raise ConfigError(f"unknown method {s.method!r}: choose one of {', '.join(sorted(METHODS))}")
     if cfg.fitness == "benchmark":
@@ -168,12 +198,21 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"unknown dataset {cfg.dataset!r} for fitness {cfg.fitness}: "
                           f"choose one of {', '.join(allowed)}")
     t = cfg.train
+    for k, v in DEFAULT_TRAIN.get(cfg.dataset, DEFAULT_TRAIN[None]).items():
+        if getattr(t, k) is None:
+            setattr(t, k, v)
+    if s.budget is None:
+        s.budget = DEFAULT_BUDGET[cfg.fitness.split(":")[0]]
     _positive_int(cfg, "train.epochs", t.epochs)
     _positive_int(cfg, "train.batch_size", t.batch_size)
     if t.max_train is not None:
         _positive_int(cfg, "train.max_train", t.max_train)
     if not 0 < t.val_fraction < 1:
         raise ConfigError(f"train.val_fraction must be in (0, 1), got {t.val_fraction!r}")
+    if not (isinstance(t.fraction, (int, float)) and 0 < t.fraction <= 1
+            and (t.fraction == 1 or cfg.dataset == "imagenet")):
+        raise ConfigError(f"train.fraction must be in (0, 1], and 1 for datasets other than imagenet; "
+                          f"got {t.fraction!r} for {cfg.dataset}")
     from .search.parallel import BACKENDS
     if cfg.parallel is None:
         cfg.parallel = "process" if cfg.workers > 1 else "serial"
@@ -199,6 +238,10 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"gpt.rate and gpt.rate_end must be in [0, 1], got {g.rate}, {g.rate_end}")
     if g.loop not in ("ga", "rea"):
         raise ConfigError(f"gpt.loop must be ga or rea, got {g.loop!r}")
+    if g.level not in ("auto", "token", "layer"):
+        raise ConfigError(f"gpt.level must be auto, token or layer, got {g.level!r}")
+    if g.level == "layer" and cfg.space != "macro":
+        raise ConfigError(f"gpt.level=layer needs the block-chain space (--space macro), not {cfg.space}")
     if g.init not in ("auto", "random", "gpt"):
         raise ConfigError(f"gpt.init must be auto, random or gpt, got {g.init!r}")
     if g.crossover not in ("gpt", "classic"):

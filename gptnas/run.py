@@ -1,5 +1,8 @@
 """``python -m gptnas.run``: parse → config → search → report.
 
+With no arguments it runs the embedded default: GPT-NAS (layer GPT + block classifier) on the block-chain space,
+fitness = real training on scikit-learn's digits, on CPU (CUDA if present), a few minutes on 2 cores.
+
 Examples::
 
     python -m gptnas.run --space nb201 --dataset cifar10 --fitness benchmark --data PATH \\
@@ -29,17 +32,17 @@ _FLAGS = {
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
     p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
-    p.add_argument("--space", help="search space (nb201)")
+    p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201")
     p.add_argument("--dataset", help="benchmark: cifar10 | cifar100 | imagenet16-120; "
                                      "train/proxy: cifar10 | cifar100 | fashion-mnist | mnist | digits")
     p.add_argument("--dataset-dir", dest="dataset_dir", metavar="DIR", help="image dataset directory (train/proxy)")
-    p.add_argument("--epochs", type=int, help="train: epochs per candidate (default 6)")
+    p.add_argument("--epochs", type=int, help="train: epochs per candidate (default 6; 4 on digits)")
     p.add_argument("--device", help="train: auto | cpu | cuda | cuda:N")
     p.add_argument("--fitness", help="benchmark (tabular validation accuracy) | train (train each candidate) | "
                                      "proxy:NAME[+NAME] (zero-cost proxy, e.g. proxy:synflow+nwot)")
     p.add_argument("--data", metavar="PATH",
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
-    p.add_argument("--method", help="random | rea | ga | gptnas")
+    p.add_argument("--method", help="gptnas (default) | random | rea | ga")
     p.add_argument("--transfer-from", dest="transfer_from", metavar="SOURCE",
                    help="gptnas: fine-tune the GPT on the best architectures of another dataset (or a run dir)")
     p.add_argument("--budget", type=int, help="unique architectures to evaluate")
@@ -52,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", help="serial | process | ray (default: process when --workers > 1)")
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default $RAY_ADDRESS, else a local one)")
-    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<method>-<space>-<dataset>-s<seed>)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<method>-<space>-<dataset>-s<seed>, "
+                                                 "with -2, -3 ... appended when taken)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set search.cxpb=0.5 (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -74,8 +78,13 @@ def config_from_args(args):
         k, v = item.split("=", 1)
         set_dotted(d, k.strip(), yaml.safe_load(v))
     cfg = validate(from_dict(d))
-    if not cfg.out:
-        cfg.out = f"runs/{cfg.search.method}-{cfg.space}-{cfg.dataset}-s{cfg.seed}"
+    if not cfg.out:  # a fresh directory each time: the default never touches an earlier run
+        from pathlib import Path
+        base = f"runs/{cfg.search.method}-{cfg.space}-{cfg.dataset}-s{cfg.seed}"
+        cfg.out, n = base, 1
+        while Path(cfg.out).exists() and not args.overwrite:
+            n += 1
+            cfg.out = f"{base}-{n}"
     return cfg
 
 

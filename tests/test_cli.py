@@ -10,7 +10,7 @@ import pytest
 
 from gptnas.run import main
 
-BASE = ["--space", "nb201", "--dataset", "cifar10", "--fitness", "benchmark", "--no-progress", "-q"]
+BASE = ["--space", "nb201", "--dataset", "cifar10", "--fitness", "benchmark", "--method", "rea", "--no-progress", "-q"]
 
 
 def run_cli(*args, env=None):
@@ -103,7 +103,9 @@ def test_resume_of_a_finished_run_changes_nothing(table, tmp_path):
     (["--set", "search.nope=1"], "unknown config key 'search.nope'"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
-    r = run_cli("--no-progress", "--data", "/nonexistent/nb201", "--out", str(tmp_path / "x"), *args)
+    r = run_cli("--no-progress", "--space", "nb201", "--dataset", "cifar10", "--fitness", "benchmark", "--method", "rea",
+                "--data", "/nonexistent/nb201",
+                "--out", str(tmp_path / "x"), *args)
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

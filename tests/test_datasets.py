@@ -313,7 +313,7 @@ def test_random_crop_flip():
 
 def test_names():
     assert canonical_name("CIFAR-10") == "cifar10" and canonical_name("fmnist") == "fashion-mnist"
-    assert set(DATASETS) == {"cifar10", "cifar100", "fashion-mnist", "mnist", "digits"}
+    assert set(DATASETS) == {"cifar10", "cifar100", "fashion-mnist", "mnist", "digits", "imagenet"}
     with pytest.raises(ConfigError, match="cifar10, cifar100"):
-        load_dataset("imagenet")
+        load_dataset("imagenet-21k")
     assert isinstance(load_dataset("digits"), Splits)

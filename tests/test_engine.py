@@ -30,7 +30,7 @@ class Synthetic(Evaluator):
 
 
 def cfg(method="rea", budget=60, seed=0, **kw):
-    return RunConfig(seed=seed, search=SearchConfig(method=method, budget=budget, **kw))
+    return RunConfig(space="nb201", seed=seed, search=SearchConfig(method=method, budget=budget, **kw))
 
 
 @pytest.mark.parametrize("method", ["random", "rea", "ga"])
@@ -151,7 +151,7 @@ def test_validation_rejects_bad_values_by_name():
         validate(cfg("sa"))
     with pytest.raises(ConfigError, match="cxpb"):
         validate(cfg("ga", cxpb=1.5))
-    c = RunConfig(dataset="mnist")
+    c = RunConfig(space="nb201", dataset="mnist")
     with pytest.raises(ConfigError, match="cifar10, cifar100, imagenet16-120"):
         validate(c)
 

@@ -21,7 +21,7 @@ def cache(tmp_path_factory):
 
 
 def gcfg(nb201_dir, cache, dataset="cifar10", budget=40, seed=0, **gpt):
-    return RunConfig(dataset=dataset, data=str(nb201_dir), seed=seed,
+    return RunConfig(space="nb201", dataset=dataset, data=str(nb201_dir), seed=seed,
                      search=SearchConfig(method="gptnas", budget=budget, population=10),
                      gpt=GPTSettings(pretrain=TINY, cache_dir=cache, **gpt))
 

@@ -35,7 +35,7 @@ class DiesOn(Evaluator):
 
 
 def cfg(**kw):
-    return RunConfig(seed=11, search=SearchConfig(method="ga", budget=60), **kw)
+    return RunConfig(space="nb201", seed=11, search=SearchConfig(method="ga", budget=60), **kw)
 
 
 def archive(st):

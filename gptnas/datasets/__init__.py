@@ -4,8 +4,10 @@
 >>> s.train[0].shape, s.val[0].shape, s.input_shape, s.num_classes
 
 Names: ``cifar10``, ``cifar100`` (python-pickle release, optional checked download), ``fashion-mnist``, ``mnist``
-(IDX files), ``digits`` (scikit-learn, no files). Validation is held out of the training set; the test split is the
-dataset's own and only ever reported.
+(IDX files), ``digits`` (scikit-learn, no files), ``imagenet`` (any ImageFolder tree ``DIR/train/<class>/*.JPEG``,
+``DIR/val/<class>/*.JPEG``; decoded once at :data:`IMAGENET_SIZE` and cached, see :mod:`.imagefolder`). Validation is
+held out of the training set; the test split is the dataset's own (ImageNet's official validation set) and only ever
+reported.
 """
 from __future__ import annotations
 
@@ -15,11 +17,16 @@ from typing import Optional, Union
 from ..errors import ConfigError
 from .splits import Size, Splits, make_splits, random_crop_flip
 
-#: Canonical names → (loader kind, classes, CIFAR-style augmentation).
+#: Canonical names → (loader kind, classes, CIFAR-style augmentation). ImageNet's 1000 is nominal: ``load_dataset``
+#: takes its class count from the class folders of ``train/`` (1000 for ImageNet, fewer for a subset or a test tree).
 DATASETS = {"cifar10": ("cifar", 10, True), "cifar100": ("cifar", 100, True),
-            "fashion-mnist": ("idx", 10, False), "mnist": ("idx", 10, False), "digits": ("digits", 10, False)}
+            "fashion-mnist": ("idx", 10, False), "mnist": ("idx", 10, False), "digits": ("digits", 10, False),
+            "imagenet": ("imagefolder", 1000, True)}
 ALIASES = {"cifar-10": "cifar10", "cifar-100": "cifar100", "fashion_mnist": "fashion-mnist",
-           "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
+           "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "imagenet-1k": "imagenet",
+           "imagenet1k": "imagenet"}
+#: Side ImageNet images are decoded at (shorter side resized, centre crop) unless ``resize`` says otherwise.
+IMAGENET_SIZE = 224
 
 
 def canonical_name(name: str) -> str:
@@ -34,13 +41,24 @@ def canonical_name(name: str) -> str:
 def load_raw(name: str, root: Union[str, os.PathLike, None] = None, download: bool = False, **kw):
     """The dataset's own ``(x_train, y_train, x_test, y_test)`` arrays: uint8 ``(N, C, H, W)``, int64 ``(N,)``.
 
-    ``kw`` goes to the CIFAR loader (``url``, ``md5``, ``timeout_s``).
+    ``kw`` goes to the CIFAR loader (``url``, ``md5``, ``timeout_s``) or the ImageFolder loader (``resize``, default
+    :data:`IMAGENET_SIZE`, ``fraction``, ``seed``, ``max_per_class``, ``cache_dir``, ``mmap_mode``, ``workers``,
+    ``progress``: see :func:`.imagefolder.load_imagefolder`).
     """
     key = canonical_name(name)
     kind, classes, _ = DATASETS[key]
     if kind == "cifar":
         from .cifar import load_cifar
         return load_cifar(classes, root, download=download, **kw)
+    if kind == "imagefolder":
+        if root is None:
+            raise ConfigError(f"dataset {key!r} has no default folder: pass --dataset-dir DIR (root=DIR) holding "
+                              f"DIR/train/<class>/*.JPEG and DIR/val/<class>/*.JPEG")
+        if download:
+            raise ConfigError(f"dataset {key!r} cannot be downloaded: pass --dataset-dir DIR where it is")
+        from .imagefolder import load_imagefolder
+        kw.setdefault("resize", IMAGENET_SIZE)
+        return load_imagefolder(root, **kw)
     if kw or download:
         raise ConfigError(f"dataset {key!r} cannot be downloaded: download, url, md5 are for CIFAR only")
     if kind == "idx":
@@ -60,19 +78,41 @@ def load_dataset(name: str, root: Union[str, os.PathLike, None] = None, val_frac
             ``/usr/share/datasets/fashion-mnist`` and ``/usr/share/datasets/mnist``; unused for digits).
         val_fraction: share of the training set held out for validation, chosen by ``seed``.
         download: CIFAR only: fetch and verify the official archive when missing.
-        resize: optional side or (h, w) to resize every image to (bilinear).
+        resize: optional side or (h, w) to resize every image to (bilinear). ImageNet: the square side the images
+            are decoded at (default :data:`IMAGENET_SIZE`).
         channels: optional channel count (1-channel images are repeated, e.g. 3 for RGB networks).
-        kw: CIFAR download overrides ``url``, ``md5``, ``timeout_s``.
+        kw: CIFAR download overrides ``url``, ``md5``, ``timeout_s``. ImageNet: ``fraction`` (share of each class's
+            training images kept, e.g. 0.1 for the search; any dataset accepts 1.0), ``subset_seed`` (chooses that
+            share, default 0: a fixed subset whose decoded cache all run seeds share), ``max_per_class``,
+            ``cache_dir``, ``mmap_mode`` (default ``"c"``: the cached arrays are mapped, not read twice),
+            ``workers``, ``progress``. Its ``num_classes`` is the number of class folders in ``train/``.
 
     Raises :class:`~gptnas.errors.DataError` when files are missing or corrupt (naming folder and files),
     :class:`~gptnas.errors.ConfigError` for a bad name or setting.
     """
     key = canonical_name(name)
-    _, classes, augment = DATASETS[key]
+    kind, classes, augment = DATASETS[key]
+    fraction = kw.pop("fraction", 1.0)
+    if kind == "imagefolder":
+        side = resize if resize is not None else IMAGENET_SIZE
+        if isinstance(side, (tuple, list)):
+            if len(side) != 2 or side[0] != side[1]:
+                raise ConfigError(f"{key} images are square: resize must be one side, got {resize!r}")
+            side = side[0]
+        kw.setdefault("mmap_mode", "c")
+        x_tr, y_tr, x_te, y_te = load_raw(key, root, download=download, resize=side, fraction=fraction,
+                                          seed=kw.pop("subset_seed", 0), **kw)
+        from .imagefolder import find_classes
+        classes = len(find_classes(os.path.join(os.path.expanduser(root), "train")))  # 1000 for ImageNet itself
+        return make_splits(key, x_tr, y_tr, x_te, y_te, classes, val_fraction=val_fraction, seed=seed,
+                           channels=channels, augment=augment)
+    if fraction != 1:
+        raise ConfigError(f"fraction={fraction!r} is for imagenet only: {key} always uses all its training images "
+                          f"(max_train limits them for quick runs)")
     x_tr, y_tr, x_te, y_te = load_raw(key, root, download=download, **kw)
     return make_splits(key, x_tr, y_tr, x_te, y_te, classes, val_fraction=val_fraction, seed=seed, resize=resize,
                        channels=channels, augment=augment)
 
 
-__all__ = ["ALIASES", "DATASETS", "Splits", "canonical_name", "load_dataset", "load_raw", "make_splits",
-           "random_crop_flip"]
+__all__ = ["ALIASES", "DATASETS", "IMAGENET_SIZE", "Splits", "canonical_name", "load_dataset", "load_raw",
+           "make_splits", "random_crop_flip"]

@@ -22,8 +22,9 @@ def resolve_benchmark_path(data: str | None, space: str) -> Path:
     return p / space if (p / space).is_dir() else p
 
 
-def build_evaluator(cfg, space) -> Evaluator:
-    """The evaluator for ``cfg.fitness`` on ``cfg.dataset``."""
+def build_evaluator(cfg, space, weights_dir=None) -> Evaluator:
+    """The evaluator for ``cfg.fitness`` on ``cfg.dataset``; ``weights_dir`` keeps trained weights for inheritance
+    (used when ``cfg.train.inherit``)."""
     if cfg.fitness == "benchmark":
         from ..bench import open_table
         from .tabular import TabularEvaluator
@@ -36,7 +37,8 @@ def build_evaluator(cfg, space) -> Evaluator:
                                  momentum=t.momentum, weight_decay=t.weight_decay, device=t.device, amp=t.amp,
                                  channels_last=t.channels_last, compile=t.compile, time_limit_s=t.time_limit_s,
                                  seed=cfg.seed, max_train=t.max_train, report_test=t.report_test,
-                                 val_fraction=t.val_fraction, download=t.download)
+                                 val_fraction=t.val_fraction, download=t.download, fraction=t.fraction,
+                                 weights_dir=weights_dir if t.inherit else None)
     if cfg.fitness.startswith("proxy:"):
         return build_proxy_evaluator(cfg, space)
     raise DataError(f"fitness {cfg.fitness!r} is not available")
@@ -55,7 +57,7 @@ def build_proxy_evaluator(cfg, space, batch_size: int = 64) -> Evaluator:
                         num_classes=IMAGE_SHAPES[cfg.dataset][3], seed=cfg.seed)
     if ev.needs_data:  # data-free proxies (synflow, params, flops) need only the shape: no files read
         splits = load_dataset(cfg.dataset, root=t.data_root, val_fraction=t.val_fraction, seed=cfg.seed,
-                              download=t.download)
+                              download=t.download, fraction=t.fraction)
         x, y = splits.train
         idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed))[:batch_size]
         ev._batch_source = (splits.normalize(x[idx]), y[idx])
@@ -64,4 +66,4 @@ def build_proxy_evaluator(cfg, space, batch_size: int = 64) -> Evaluator:
 
 #: (channels, height, width, classes) of each image dataset.
 IMAGE_SHAPES = {"cifar10": (3, 32, 32, 10), "cifar100": (3, 32, 32, 100), "fashion-mnist": (1, 28, 28, 10),
-                "mnist": (1, 28, 28, 10), "digits": (1, 8, 8, 10)}
+                "mnist": (1, 28, 28, 10), "digits": (1, 8, 8, 10), "imagenet": (3, 224, 224, 1000)}

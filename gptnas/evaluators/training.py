@@ -149,6 +149,10 @@ class TrainingEvaluator(Evaluator):
         report_test: also measure test accuracy (``extras["test"]``); never used as fitness.
         num_workers: 0 keeps the data on the device; > 0 gathers batches in DataLoader workers instead.
         val_fraction, resize, channels: how the dataset is split and shaped (see ``load_dataset``).
+        fraction: share of the training images used, ImageNet only (the GPT-NAS search: 0.1; see ``load_dataset``).
+        weights_dir: where trained weights are kept for inheritance (GPT-NAS's acceleration, see
+            :mod:`gptnas.evaluators.inherit`): a candidate whose ``parent`` attribute names an architecture stored
+            there starts from its weights and trains only what is new. ``None``: every candidate trains in full.
         progress: show a tqdm bar over epochs.
 
     ``evaluate(arch)`` → ``EvalResult(fitness=val %, extras={"test", "train_time_s", "params_mb", "epochs",
@@ -164,7 +168,7 @@ class TrainingEvaluator(Evaluator):
                  channels_last: bool = True, compile: bool = False, time_limit_s: Optional[float] = None,
                  seed: int = 0, max_train: Optional[int] = None, report_test: bool = True, num_workers: int = 0,
                  val_fraction: float = 0.1, resize=None, channels: Optional[int] = None, download: bool = False,
-                 progress: bool = False):
+                 progress: bool = False, fraction: float = 1.0, weights_dir: Optional[str] = None):
         self.space = space
         self._splits = dataset if isinstance(dataset, Splits) else None
         self.dataset = dataset.name if isinstance(dataset, Splits) else canonical_name(dataset)
@@ -178,7 +182,8 @@ class TrainingEvaluator(Evaluator):
         self.seed = int(seed)
         self.max_train = None if max_train is None else int(max_train)
         self.report_test, self.progress, self.download = bool(report_test), bool(progress), bool(download)
-        self.val_fraction = float(val_fraction)
+        self.val_fraction, self.fraction = float(val_fraction), float(fraction)
+        self.weights_dir = None if weights_dir is None else os.fspath(weights_dir)
         self.resize = None if resize is None else (tuple(int(v) for v in resize) if isinstance(resize, (tuple, list))
                                                    else int(resize))
         self.channels = None if channels is None else int(channels)
@@ -201,7 +206,7 @@ class TrainingEvaluator(Evaluator):
 
     # Data ----------------------------------------------------------------------------------------------------
     def _key(self) -> tuple:
-        return (self.dataset, self.root, self.val_fraction, self.seed, self.resize, self.channels)
+        return (self.dataset, self.root, self.val_fraction, self.seed, self.resize, self.channels, self.fraction)
 
     def splits(self) -> Splits:
         """The dataset's splits, loaded on first use in this process (raises DataError if missing)."""
@@ -210,7 +215,8 @@ class TrainingEvaluator(Evaluator):
         key = self._key()
         if key not in _SPLITS:
             _SPLITS[key] = load_dataset(self.dataset, self.root, val_fraction=self.val_fraction, seed=self.seed,
-                                        download=self.download, resize=self.resize, channels=self.channels)
+                                        download=self.download, resize=self.resize, channels=self.channels,
+                                        fraction=self.fraction)
         return _SPLITS[key]
 
     def data(self, device: Optional[torch.device] = None) -> DeviceData:
@@ -250,13 +256,14 @@ class TrainingEvaluator(Evaluator):
 
     # Evaluation ----------------------------------------------------------------------------------------------
     def evaluate(self, arch: Sequence[int]) -> EvalResult:
+        parent = getattr(arch, "parent", None)  # a search Candidate says which individual it was bred from
         arch = [int(v) for v in arch]
         device = resolve_device(self.device)
         data = self.data(device)  # DataError propagates: the user must fix the data, not every candidate fail
         t0 = time.perf_counter()
         info: dict = {"device": str(device), "epochs": 0}
         try:
-            result = self._run(arch, data, info, t0)
+            result = self._run(arch, data, info, t0, parent)
         except (ConfigError, DataError):
             raise
         except CandidateFailed as e:
@@ -283,10 +290,16 @@ class TrainingEvaluator(Evaluator):
         except Exception:  # noqa: BLE001 - only for a log line
             return str(list(arch))
 
-    def _run(self, arch: list[int], data: DeviceData, info: dict, t0: float) -> EvalResult:
+    def _run(self, arch: list[int], data: DeviceData, info: dict, t0: float,
+             parent: Optional[str] = None) -> EvalResult:
         device, seed = data.device, arch_seed(self.seed, arch)
         model = self.build(arch, seed)
         info["params_mb"] = count_params(model) / 1e6
+        if self.weights_dir and parent is not None and hasattr(self.space, "inheritable_blocks"):
+            from .inherit import inherit, load_weights
+            stored = load_weights(self.weights_dir, parent)
+            if stored is not None:
+                info.update(inherit(model, self.space, arch, stored, data.splits.input_shape))
         model = model.to(device, memory_format=self._memory_format(device))
         net = torch.compile(model) if self.compile else model
         t_train = time.perf_counter()
@@ -295,8 +308,11 @@ class TrainingEvaluator(Evaluator):
         val = self.accuracy(net, data, data.val, t0)
         if self.report_test:
             info["test"] = self.accuracy(net, data, data.test, t0)
+        if self.weights_dir:
+            from .inherit import save_weights
+            save_weights(self.weights_dir, self.space.key(arch), arch, model)
         info["cost_s"] = time.perf_counter() - t0
-        log.info("trained %s: val %.2f%%%s in %.1f s on %s", self._describe(arch), val,
+        log.debug("trained %s: val %.2f%%%s in %.1f s on %s", self._describe(arch), val,
                  f", test {info['test']:.2f}%" if "test" in info else "", info["cost_s"], device)
         return EvalResult(val, dict(info))
 
@@ -351,7 +367,7 @@ class TrainingEvaluator(Evaluator):
         gen_aug = gen_order if device.type == "cpu" else torch.Generator(device=device).manual_seed(seed)
         steps_per_epoch = math.ceil(n / self.batch_size)
         warmup_steps = self.warmup_epochs * steps_per_epoch
-        opt = torch.optim.SGD(model.parameters(), lr=self.lr if warmup_steps == 0 else self.lr / warmup_steps,
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=self.lr if warmup_steps == 0 else self.lr / warmup_steps,
                               momentum=self.momentum, weight_decay=self.weight_decay)
         augment = data.splits.augment
         if device.type == "cuda":

@@ -76,6 +76,13 @@ def train_lm(model: GPT2LMHeadModel, vocab: Vocab, sequences: Sequence[Sequence[
     if not sequences:
         raise ValueError("cannot train on an empty set of architectures")
     ids, mask = vocab.batch(sequences)  # (N, seq)
+    return train_ids(model, ids, mask, settings, progress, desc)
+
+
+def train_ids(model: GPT2LMHeadModel, ids: torch.Tensor, mask: torch.Tensor, settings: TrainSettings,
+              progress: bool = True, desc: str = "train") -> dict:
+    """:func:`train_lm` on ready id rows: ``ids`` and ``mask`` LongTensors (N, seq), right-padded, mask 1 on real
+    tokens; every real token after the first of a row is a target. Same return value."""
     n = ids.shape[0]
     steps_per_epoch = math.ceil(n / settings.batch_size)
     total = steps_per_epoch * settings.epochs
@@ -116,7 +123,7 @@ def train_lm(model: GPT2LMHeadModel, vocab: Vocab, sequences: Sequence[Sequence[
     finally:
         model.eval()
     seconds = time.perf_counter() - t0
-    log.info("%s: %d sequences, %d epochs, final loss %.4f, %.1f s", desc, n, settings.epochs, losses[-1], seconds)
+    log.info("%s: %d rows, %d epochs, final loss %.4f, %.1f s", desc, n, settings.epochs, losses[-1], seconds)
     return {"losses": losses, "seconds": seconds, "steps": total}
 
 

@@ -38,14 +38,17 @@ class Prepared:
     method: object
 
 
-def prepare(cfg: RunConfig, evaluator: Evaluator | None = None) -> Prepared:
-    """Validate ``cfg`` and build space, evaluator, generators, method and toolbox."""
+def prepare(cfg: RunConfig, evaluator: Evaluator | None = None, weights_dir: str | Path | None = None) -> Prepared:
+    """Validate ``cfg`` and build space, evaluator, generators, method and toolbox. ``weights_dir``: where a
+    training evaluator keeps weights for inheritance (``train.inherit``; default: ``<out>/weights``)."""
     validate(cfg)
     if cfg.threads is not None:
         import torch
         torch.set_num_threads(cfg.threads)
-    space = get_space(cfg.space)
-    evaluator = evaluator or build_evaluator(cfg, space)
+    space = get_space(cfg.space, cfg.space_options)
+    if weights_dir is None and cfg.out:
+        weights_dir = Path(cfg.out) / "weights"
+    evaluator = evaluator or build_evaluator(cfg, space, weights_dir)
     rngs = Rngs(cfg.seed)
     method = get_method(cfg.search.method)(cfg, space, rngs)
     toolbox = base.Toolbox()
@@ -62,12 +65,15 @@ def make_search(p: Prepared, on_checkpoint=None, progress: bool = True) -> Searc
 
 
 def run_in_memory(cfg: RunConfig, evaluator: Evaluator | None = None, progress: bool = False) -> SearchState:
-    """Run a search without a run directory (experiments sweeping many seeds)."""
-    p = prepare(cfg, evaluator)
-    try:
-        return make_search(p, progress=progress).run()
-    finally:
-        close_map(p)
+    """Run a search without a run directory (experiments sweeping many seeds); inherited weights, if any, live in
+    a temporary directory."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="gptnas-weights-") as tmp:
+        p = prepare(cfg, evaluator, weights_dir=tmp)
+        try:
+            return make_search(p, progress=progress).run()
+        finally:
+            close_map(p)
 
 
 def close_map(p: Prepared) -> None:

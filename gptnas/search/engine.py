@@ -22,6 +22,7 @@ from ..evaluators.base import EvalResult
 from ..spaces.base import SearchSpace
 from .rng import Rngs
 from .state import SearchState, finite_fitnesses
+from .types import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ class Search:
         saved = self.rngs.global_state()
         try:
             results = list(self.toolbox.map(TimedEvaluate(self.toolbox.evaluate),
-                                            [list(i) for i in new.values()]))
+                                            [Candidate(i, getattr(i, "parent_key", None))
+                                             for i in new.values()]))
         finally:
             self.rngs.set_global_state(saved)
         for (key, ind), (res, dt) in zip(new.items(), results):

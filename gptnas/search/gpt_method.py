@@ -49,18 +49,17 @@ class GPTNAS(GeneticAlgorithm):
     def register(self, toolbox) -> None:
         super().register(toolbox)
         g = self.run_cfg.gpt
-        try:
-            settings = PretrainSettings.from_dict(g.pretrain)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"bad gpt.pretrain settings: {e}") from None
-        self.pretrain_key = cache_key(self.space, settings)
-        self.proposer = pretrained_proposer(self.space, settings, cache_dir=g.cache_dir)
         self.schedule = LinearDecay(g.rate, g.rate_end)
         self._ready = False
+        if not g.enabled:  # "NAS without GPT": the same GA, every child as the classic operators made it
+            self.proposer = None
+            toolbox.register("reconstruct", list)
+            return
+        self.proposer, self.pretrain_key = self._build_proposer()
         sampling = {"temperature": g.temperature, "top_k": g.top_k}
         toolbox.register("reconstruct", reconstruct_many, proposer=self.proposer, rng=self.rngs.py,
                          rate=self.schedule, **sampling)
-        if g.crossover == "gpt":
+        if g.crossover == "gpt" and hasattr(self.proposer, "reconstruct_tokens"):
             toolbox.register("mate", cx_gpt_repair, proposer=self.proposer, space=self.space, rng=self.rngs.py,
                              **sampling)
         toolbox.register("population_gpt", init_gpt_population, Individual, self.proposer, rng=self.rngs.py,
@@ -70,10 +69,29 @@ class GPTNAS(GeneticAlgorithm):
             toolbox.register("mutate", mut_reconstruct_or_classic, reconstruct=toolbox.reconstruct,
                              classic=toolbox.mutate)
 
+    def _build_proposer(self):
+        """The token-level GPT (any space), or GPT-NAS's layer GPT + block classifier (block-chain space)."""
+        g = self.run_cfg.gpt
+        if g.level == "layer" or (g.level == "auto" and self.space.name == "macro"):
+            from ..evaluators.factory import IMAGE_SHAPES
+            from ..gpt.layer_proposer import LayerGPTSettings, layer_cache_key, pretrained_layer_proposer
+            shape = IMAGE_SHAPES[self.run_cfg.dataset][:3]
+            try:
+                settings = LayerGPTSettings.from_dict(g.pretrain)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"bad gpt.pretrain settings: {e}") from None
+            return (pretrained_layer_proposer(self.space, shape, settings, cache_dir=g.cache_dir),
+                    layer_cache_key(self.space, shape, settings))
+        try:
+            settings = PretrainSettings.from_dict(g.pretrain)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"bad gpt.pretrain settings: {e}") from None
+        return pretrained_proposer(self.space, settings, cache_dir=g.cache_dir), cache_key(self.space, settings)
+
     # The proposer's state: restored from a checkpoint, or prepared (transfer) before the first generation.
     def begin_generation(self, toolbox, state, progress: float) -> None:
         self.schedule.update(progress)
-        if self._ready:
+        if self._ready or self.proposer is None:
             return
         ms = state.method_state
         if "gpt_weights" in ms:
@@ -118,7 +136,7 @@ class GPTNAS(GeneticAlgorithm):
         # The paper initialises at random. A GPT that knows only the grammar samples uniformly anyway, so "auto"
         # samples from the GPT only when it has been fine-tuned on a source task.
         g, n = self.run_cfg.gpt, self.cfg.population
-        from_gpt = g.init == "gpt" or (g.init == "auto" and g.transfer_from)
+        from_gpt = self.proposer is not None and (g.init == "gpt" or (g.init == "auto" and g.transfer_from))
         pop = toolbox.population_gpt(n) if from_gpt else toolbox.population(n=n)
         return self._reconstruct(toolbox, pop)
 
@@ -146,7 +164,7 @@ class GPTNAS(GeneticAlgorithm):
         # (one child per generation) fine-tune equally often for the same budget.
         g, ms = self.run_cfg.gpt, state.method_state
         due = state.evaluations - ms.get("gpt_finetuned_at", 0) >= g.finetune_every * self.cfg.population
-        if not g.online or state.status != "running" or not due:
+        if not g.online or self.proposer is None or state.status != "running" or not due:
             return
         ms["gpt_finetuned_at"] = state.evaluations
         rows = sorted(state.archive.rows, key=lambda r: -r["fitness"])[:g.elites]

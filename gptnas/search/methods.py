@@ -84,6 +84,7 @@ class RegularizedEvolution(Method):
             sample = self.rngs.py.sample(state.population, min(self.cfg.sample, len(state.population)))
             parent = toolbox.select(sample, 1)[0]
             child = toolbox.clone(parent)
+            child.parent_key = self.space.key(parent)  # for weight inheritance
             children.extend(toolbox.mutate(child))
         return children
 
@@ -104,6 +105,8 @@ class GeneticAlgorithm(Method):
     def offspring(self, toolbox, state):
         parents = toolbox.select(state.population, len(state.population))
         children = [toolbox.clone(p) for p in parents]
+        for child, parent in zip(children, parents):
+            child.parent_key = self.space.key(parent)  # for weight inheritance
         rng = self.rngs.py
         for i in range(1, len(children), 2):  # DEAP's varAnd, drawing from our generator
             if rng.random() < self.cfg.cxpb:

@@ -22,3 +22,15 @@ def make_individual(genome, origin: str = "random", fitness: float | None = None
     if fitness is not None:
         ind.fitness.values = (float(fitness),)
     return ind
+
+
+class Candidate(list):
+    """A genome on its way to an evaluator (what ``toolbox.map`` carries), with where it came from.
+
+    ``parent`` is the canonical key of the evaluated individual it was bred from (``None`` for a fresh one);
+    evaluators that inherit weights (:mod:`gptnas.evaluators.inherit`) use it, the others see a plain list.
+    """
+
+    def __init__(self, genome=(), parent: str | None = None):
+        super().__init__(genome)
+        self.parent = parent

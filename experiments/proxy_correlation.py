@@ -100,6 +100,12 @@ def rho(a, b) -> float:
     return float(spearmanr(a, b)[0]) if len(a) > 2 else float("nan")
 
 
+def _score_chunk(job) -> list:
+    """Worker: ``(evaluator, cells)`` → ``[(scores, costs)]`` per cell."""
+    ev, cells = job
+    return [ev.scores(list(ops)) for ops in cells]
+
+
 def run_dataset(ds: str, cells, args, data_root: Path, zc: dict) -> dict:
     table_file, zc_key, classes, side = DATASETS[ds]
     with open(data_root / "nb201" / table_file) as f:
@@ -110,7 +116,7 @@ def run_dataset(ds: str, cells, args, data_root: Path, zc: dict) -> dict:
     groups = [(DATA_FREE, None, len(cells), None)]
     if not args.data_free_only:
         batch = fashion_batch(Path(args.fmnist), args.batch_size, side, args.seed)
-        groups.append((DATA_DEPENDENT, batch, len(cells), args.data_minutes * 60))
+        groups.append((DATA_DEPENDENT, batch, len(cells), args.data_minutes * 60 or None))  # 0: no limit
     for names, batch, limit, budget_s in groups:
         names = [p for p in names if p in args.proxies]
         if not names:
@@ -120,7 +126,22 @@ def run_dataset(ds: str, cells, args, data_root: Path, zc: dict) -> dict:
         costs = {p: [] for p in names}
         used = []
         t0 = time.perf_counter()
-        for i, ops in enumerate(cells[:limit]):
+        if args.workers > 1 and not budget_s:  # every network is seeded alike: chunks give the serial scores
+            chunks = [cells[:limit][i::args.workers] for i in range(args.workers)]
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(args.workers, initializer=torch.set_num_threads, initargs=(args.threads,)) as ex:
+                parts = list(ex.map(_score_chunk, [(ev, c) for c in chunks]))
+            order = sorted(range(len(cells[:limit])), key=lambda j: (j % args.workers, j // args.workers))
+            flat = [x for part in parts for x in part]
+            by_index = dict(zip(order, flat))
+            for j in range(len(cells[:limit])):
+                s_, c_ = by_index[j]
+                for p in names:
+                    scores[p].append(s_[p])
+                    costs[p].append(c_[p])
+                used.append(cells[j])
+            log.info("%s %s: %d cells, %.0f s", ds, "+".join(names), len(used), time.perf_counter() - t0)
+        for i, ops in enumerate(cells[:limit] if not used else []):
             if budget_s is not None and time.perf_counter() - t0 > budget_s:
                 break
             s, c = ev.scores(list(ops))
@@ -210,13 +231,15 @@ def main(argv=None) -> int:
                         help="reference-data root holding nb201/ (default $GPTNAS_DATA or ../shared/data)")
     parser.add_argument("--n", type=int, default=1000, help="cells for the data-free proxies (default 1000)")
     parser.add_argument("--data-minutes", type=float, default=5.0,
-                        help="wall-clock minutes per dataset for the data-dependent proxies (default 5)")
+                        help="wall-clock minutes per dataset for the data-dependent proxies (default 5; 0 = all --n cells)")
     parser.add_argument("--data-free-only", action="store_true", help="skip the data-dependent proxies")
     parser.add_argument("--proxies", default="+".join(DATA_FREE + DATA_DEPENDENT), help="'+'-separated names")
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated, of " + ", ".join(DATASETS))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--fmnist", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes splitting the cells (with --data-minutes 0 for the data-dependent ones)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "proxy_correlation.md"))
     parser.add_argument("--scores-out", help="also write every raw score to this JSON file")

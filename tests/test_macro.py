@@ -4,6 +4,7 @@ import random
 import subprocess
 import sys
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ import torch
 from gptnas.config import GPTSettings, RunConfig, SearchConfig
 from gptnas.encodings.layers import decode, encode, trace_layers
 from gptnas.evaluators.base import EvalResult, Evaluator
-from gptnas.gpt.layer_proposer import LayerGPTProposer, LayerGPTSettings, chain_tokens, pretrained_layer_proposer
+from gptnas.gpt.layer_proposer import LayerGPTProposer, chain_tokens, pretrained_layer_proposer
 from gptnas.models.blocks import BLOCK_TYPES, build_block
 from gptnas.search.driver import run_in_memory
 from gptnas.spaces import MacroSpace, get_space
@@ -206,6 +207,27 @@ def test_embedded_default_runs_from_the_command_line_with_real_training(tmp_path
     assert r2.returncode == 0, r2.stderr
     assert (tmp_path / "runs" / "gptnas-macro-digits-s0-2" / "summary.json").exists()
     assert json.loads((run / "summary.json").read_text())["evaluations"] == 4
+    # final training of the best architecture (the paper's long schedule, cut to 2 epochs here)
+    r3 = subprocess.run([sys.executable, "-m", "gptnas.final", str(run), "--epochs", "2", "--lr-step", "1"],
+                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r3.returncode == 0, r3.stderr
+    final = json.loads((run / "final.json").read_text())
+    assert final["arch"] == s["best"]["arch"] and final["epochs"] == 2 and final["lr_step"] == 1
+    assert 0 < final["val"] <= 100 and 0 < final["test"] <= 100
+
+
+def test_final_training_of_an_empty_run_is_a_clear_error(tmp_path):
+    from gptnas.final import main
+    assert main([str(tmp_path / "nothing")]) == 2
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "experiments" / "configs").glob("*.yaml")))
+def test_paper_configs_are_valid(path):
+    from gptnas.config import from_dict, load_yaml, validate
+    cfg = validate(from_dict(load_yaml(path)))
+    assert cfg.space == "macro" and cfg.search.population == 30 and cfg.search.generations == 20
+    assert (cfg.search.cxpb, cfg.search.mutpb) == (0.9, 0.3)
+    assert cfg.gpt.enabled == ("without" not in path.name)
 
 
 def test_weight_inheritance_trains_only_new_blocks_or_only_batchnorm(tmp_path):

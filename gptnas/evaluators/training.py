@@ -150,6 +150,8 @@ class TrainingEvaluator(Evaluator):
         num_workers: 0 keeps the data on the device; > 0 gathers batches in DataLoader workers instead.
         val_fraction, resize, channels: how the dataset is split and shaped (see ``load_dataset``).
         fraction: share of the training images used, ImageNet only (the GPT-NAS search: 0.1; see ``load_dataset``).
+        lr_step, lr_gamma: multiply the learning rate by ``lr_gamma`` every ``lr_step`` epochs (final training:
+            GPT-NAS divides by 10 every 100 epochs on CIFAR); ``None``: constant after the warm-up (search).
         weights_dir: where trained weights are kept for inheritance (GPT-NAS's acceleration, see
             :mod:`gptnas.evaluators.inherit`): a candidate whose ``parent`` attribute names an architecture stored
             there starts from its weights and trains only what is new. ``None``: every candidate trains in full.
@@ -168,7 +170,8 @@ class TrainingEvaluator(Evaluator):
                  channels_last: bool = True, compile: bool = False, time_limit_s: Optional[float] = None,
                  seed: int = 0, max_train: Optional[int] = None, report_test: bool = True, num_workers: int = 0,
                  val_fraction: float = 0.1, resize=None, channels: Optional[int] = None, download: bool = False,
-                 progress: bool = False, fraction: float = 1.0, weights_dir: Optional[str] = None):
+                 progress: bool = False, fraction: float = 1.0, weights_dir: Optional[str] = None,
+                 lr_step: Optional[int] = None, lr_gamma: float = 0.1):
         self.space = space
         self._splits = dataset if isinstance(dataset, Splits) else None
         self.dataset = dataset.name if isinstance(dataset, Splits) else canonical_name(dataset)
@@ -184,6 +187,7 @@ class TrainingEvaluator(Evaluator):
         self.report_test, self.progress, self.download = bool(report_test), bool(progress), bool(download)
         self.val_fraction, self.fraction = float(val_fraction), float(fraction)
         self.weights_dir = None if weights_dir is None else os.fspath(weights_dir)
+        self.lr_step, self.lr_gamma = (None if not lr_step else int(lr_step)), float(lr_gamma)
         self.resize = None if resize is None else (tuple(int(v) for v in resize) if isinstance(resize, (tuple, list))
                                                    else int(resize))
         self.channels = None if channels is None else int(channels)
@@ -367,7 +371,8 @@ class TrainingEvaluator(Evaluator):
         gen_aug = gen_order if device.type == "cpu" else torch.Generator(device=device).manual_seed(seed)
         steps_per_epoch = math.ceil(n / self.batch_size)
         warmup_steps = self.warmup_epochs * steps_per_epoch
-        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=self.lr if warmup_steps == 0 else self.lr / warmup_steps,
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
+                              lr=self.lr if warmup_steps == 0 else self.lr / warmup_steps,
                               momentum=self.momentum, weight_decay=self.weight_decay)
         augment = data.splits.augment
         if device.type == "cuda":
@@ -381,6 +386,10 @@ class TrainingEvaluator(Evaluator):
         step = 0
         for epoch in epochs:
             loss_sum.zero_()
+            base_lr = self.lr * self.lr_gamma ** (epoch // self.lr_step) if self.lr_step else self.lr
+            if self.lr_step and step >= warmup_steps:  # step decay (final training), after the warm-up
+                for g in opt.param_groups:
+                    g["lr"] = base_lr
             order = torch.randperm(pool, generator=gen_order)[:n]  # the split is shuffled: first `pool` = random
             for i, (xb, yb) in enumerate(self._batches(data.train, data, order, self.batch_size)):
                 if self._over_time(t0):
@@ -388,7 +397,7 @@ class TrainingEvaluator(Evaluator):
                                           f"of {self.epochs}")
                 if step < warmup_steps:  # linear warm-up, per step
                     for g in opt.param_groups:
-                        g["lr"] = self.lr * min(1.0, (step + 1) / warmup_steps)
+                        g["lr"] = base_lr * min(1.0, (step + 1) / warmup_steps)
                 inputs = self._inputs(xb, data, augment, gen_aug)
                 with self._autocast(device):
                     loss = F.cross_entropy(model(inputs), yb)

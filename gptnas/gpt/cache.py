@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from ..spaces.base import SearchSpace
 from .corpus import CorpusSettings, sample_architectures
@@ -81,21 +81,30 @@ def pretrained_proposer(space: SearchSpace, settings: PretrainSettings | dict | 
     archs = sample_architectures(space, settings.corpus.n, settings.corpus.seed)
     prop = GPTProposer(space, config=settings.model, seed=settings.train.seed)
     prop.fit(archs, settings.train, progress=progress)
+    def write(tmp: Path) -> None:
+        prop.save_pretrained(tmp)
+        (tmp / "settings.json").write_text(json.dumps({"space": space.describe(), **settings.to_dict()}, indent=1))
+
+    store_entry(final, write, META_FILE)
+    return prop
+
+
+def store_entry(final: Path, write: Callable[[Path], None], marker: str) -> None:
+    """Create cache directory ``final`` atomically: ``write`` fills a temporary sibling, which is renamed into
+    place. An entry without its ``marker`` file is broken and replaced; one another process stored first is kept."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
-        prop.save_pretrained(tmp)
-        (tmp / "settings.json").write_text(json.dumps({"space": space.describe(), **settings.to_dict()}, indent=1))
-        if final.exists() and not (final / META_FILE).is_file():
+        write(tmp)
+        if final.exists() and not (final / marker).is_file():
             shutil.rmtree(final, ignore_errors=True)  # a broken entry (e.g. copied by hand): replace it
         try:
             os.replace(tmp, final)
         except OSError:
             # Another process stored the same entry first (its directory is non-empty): keep theirs.
-            if not (final / META_FILE).is_file():
+            if not (final / marker).is_file():
                 raise
-            log.info("GPT cache entry %s appeared concurrently; keeping it", final)
+            log.info("cache entry %s appeared concurrently; keeping it", final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return prop

@@ -18,8 +18,6 @@ import json
 import logging
 import os
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -65,6 +63,7 @@ class LayerGPTSettings:
     classifier_chains: int = 300  # sampled chains the block classifier learns from
     classifier_epochs: int = 40
     seed: int = 0
+    device: str = "cpu"           # where the GPT trains: cpu | cuda | auto (proposing always runs on the CPU)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -289,9 +288,12 @@ def build_layer_proposer(space: MacroSpace, input_shape: tuple[int, int, int],
     own = [chain_tokens(space, space.sample(rng), input_shape) for _ in range(200)]  # so every chain layer has a token
     tokens = {t for seq in pre + fine + own for t in seq}
     prop = LayerGPTProposer(space, input_shape, tokens, s)
+    device = "cuda" if s.device == "auto" and torch.cuda.is_available() else ("cpu" if s.device == "auto" else s.device)
+    prop.model.to(device)
     prop.train_gpt(pre, s.pretrain_epochs, s.lr, stride=s.stride, seed=s.seed, kind="pretrain nb101", progress=progress)
     prop.train_gpt(fine, s.finetune_epochs, s.lr, stride=s.finetune_stride, seed=s.seed + 1, kind="finetune hand-designed",
                    progress=progress)
+    prop.model.to("cpu")
     prop.train_classifier(s.classifier_chains, s.classifier_epochs, seed=s.seed)
     return prop
 
@@ -323,18 +325,6 @@ def pretrained_layer_proposer(space: MacroSpace, input_shape: tuple[int, int, in
         return prop
     log.info("building the layer GPT (cache miss: %s)", final)
     prop = build_layer_proposer(space, input_shape, settings, progress=progress)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    try:
-        prop.save_pretrained(tmp)
-        if final.exists() and not (final / META_FILE).is_file():
-            shutil.rmtree(final, ignore_errors=True)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not (final / META_FILE).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    from .cache import store_entry
+    store_entry(final, prop.save_pretrained, META_FILE)
     return prop

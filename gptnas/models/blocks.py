@@ -13,24 +13,7 @@ import math
 import torch
 from torch import nn
 
-#: Names of the block types, in genome-id order (the families they come from in brackets in the docstrings).
-BLOCK_TYPES = (
-    "ConvNormActivation",   # EfficientNet
-    "SqueezeExcitation",    # EfficientNet
-    "Inception",            # GoogLeNet
-    "AvgPool",              # GoogLeNet
-    "ResBottleneckBlock",   # RegNet
-    "Stem",                 # RegNet
-    "Bottleneck",           # ResNet
-    "BasicBlock",           # ResNet
-    "ResNeXtBottleneck",    # ResNeXt (grouped)
-    "InvertedResidual",     # ShuffleNetV2
-    "WideBottleneck",       # Wide-ResNet
-    "MaxPool",              # shared
-    "BatchNorm",            # shared
-    "ReLU",                 # shared
-    "Conv",                 # shared
-)
+from .block_types import BLOCK_TYPES  # noqa: E402,F401 (re-exported)
 
 
 def conv_bn(c_in: int, c_out: int, k: int = 1, stride: int = 1, groups: int = 1, act: type | None = nn.ReLU):

@@ -18,7 +18,7 @@ import random
 from typing import Sequence
 
 from ..errors import InvalidArchitecture
-from ..models.blocks import BLOCK_TYPES
+from ..models.block_types import BLOCK_TYPES
 from .base import END, SearchSpace
 
 

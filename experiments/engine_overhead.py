@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     data = str(resolve_benchmark_path(args.data, "nb201"))
     ev = TabularEvaluator(open_table(data), "cifar10")
-    cfg = lambda **kw: RunConfig(data=data, seed=args.seed, search=SearchConfig(method="rea", budget=args.budget),
+    cfg = lambda **kw: RunConfig(space="nb201", fitness="benchmark", data=data, seed=args.seed,
+                                 search=SearchConfig(method="rea", budget=args.budget),
                                  **kw)
 
     t = time.perf_counter()

@@ -258,3 +258,37 @@ def test_weight_inheritance_trains_only_new_blocks_or_only_batchnorm(tmp_path):
     again = load_weights(tmp_path, sp.key(parent))["state"]
     assert torch.equal(again["blocks.0.body.0.0.weight"], before["blocks.0.body.0.0.weight"])  # a conv: frozen
     assert not torch.equal(again["stem.1.weight"], before["stem.1.weight"])  # a BatchNorm weight: trained
+
+
+def test_a_real_forward_pass_at_imagenet_size():
+    sp, rng = MacroSpace(width=8), random.Random(9)
+    for _ in range(2):
+        net = sp.to_module(sp.sample(rng), (3, 224, 224), 1000).eval()
+        with torch.no_grad():
+            assert net(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_layer_reconstruction_is_a_plain_deap_mutation(proposer):
+    """The GPT-NAS reconstruction registers in a user's own DEAP toolbox like any mutation."""
+    from deap import base, creator
+    from gptnas.operators.reconstruct import mut_gpt_reconstruct
+    from gptnas.operators.schedule import LinearDecay
+    if not hasattr(creator, "MacroFit"):
+        creator.create("MacroFit", base.Fitness, weights=(1.0,))
+        creator.create("MacroInd", list, fitness=creator.MacroFit)
+    rate = LinearDecay(0.4, 0.0)
+    tb = base.Toolbox()
+    tb.register("mutate", mut_gpt_reconstruct, proposer=proposer, rng=random.Random(0), rate=rate)
+    sp = proposer.space
+    parent = creator.MacroInd(sp.sample(random.Random(10)))
+    parent.fitness.values = (1.0,)
+    changed = 0
+    for _ in range(10):
+        child = tb.clone(parent)
+        (child,) = tb.mutate(child)
+        assert sp.is_valid(child) and not child.fitness.valid and child.origin == "gpt"
+        changed += list(child) != list(parent)
+    assert changed >= 5  # r = 0.4 over 10+ blocks: almost always something is regenerated
+    rate.update(1.0)  # end of the search: r = 0, nothing is eliminated
+    child = tb.clone(parent)
+    assert list(tb.mutate(child)[0]) == list(parent)

@@ -69,6 +69,6 @@ def test_dataset_lists_agree():
     (["--fitness", "train", "--dataset", "cifar10", "--dataset-dir", "/nonexistent"], "/nonexistent"),
 ])
 def test_bad_fitness_input_exits_2(tmp_path, capsys, args, message):
-    assert main(["--space", "nb201", "--out", str(tmp_path / "x"), "--no-progress", "-q", *args]) == 2
+    assert main(["--space", "nb201", "--method", "rea", "--out", str(tmp_path / "x"), "--no-progress", "-q", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("error:")

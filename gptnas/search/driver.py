@@ -49,6 +49,8 @@ def prepare(cfg: RunConfig, evaluator: Evaluator | None = None, weights_dir: str
     if weights_dir is None and cfg.out:
         weights_dir = Path(cfg.out) / "weights"
     evaluator = evaluator or build_evaluator(cfg, space, weights_dir)
+    if cfg.workers == 1 and hasattr(evaluator, "splits"):
+        evaluator.splits()  # missing or corrupt data fails now, before minutes of GPT training (serial runs load it anyway)
     rngs = Rngs(cfg.seed)
     method = get_method(cfg.search.method)(cfg, space, rngs)
     toolbox = base.Toolbox()

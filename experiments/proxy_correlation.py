@@ -203,9 +203,9 @@ def markdown(results: dict, args) -> str:
         cells = [p]
         get = [results[d]["proxies"].get(p) for d in dss]
         cells += [str(g["n"]) if g else "–" for g in get]
-        for j, g in enumerate(get):
+        for d, g in zip(dss, get):
             pub = PUBLISHED.get(p)
-            pub_s = f" ({pub[j]:.2f})" if pub else ""
+            pub_s = f" ({pub[list(DATASETS).index(d)]:.2f})" if pub else ""  # published values are per dataset
             cells.append(f"{g['rho_test']:+.3f}{pub_s}" if g else "–")
         cells += [f"{g['rho_naslib']:+.3f} (n={g['n_naslib']})" if g else "–" for g in get]
         cells += [f"{g['cost_ms']:.0f}" if g else "–" for g in get]
@@ -215,7 +215,8 @@ def markdown(results: dict, args) -> str:
             pub = PUBLISHED.get(p)
             lines.append("| " + " | ".join(
                 [f"{p}, all cells"] + [str(g["n"]) for g in full]
-                + [f"{g['rho_test']:+.3f}" + (f" ({pub[j]:.2f})" if pub else "") for j, g in enumerate(full)]
+                + [f"{g['rho_test']:+.3f}" + (f" ({pub[list(DATASETS).index(d)]:.2f})" if pub else "")
+                   for d, g in zip(dss, full)]
                 + ["–"] * (2 * len(dss))) + " |")
     lines += ["", "Published |ρ| for nwot and params (NAS-Bench-Suite-Zero) are against *validation* accuracy; "
               "against validation accuracy over all cells, params gives "

@@ -4,6 +4,8 @@ scores and repairs architectures.
 - :mod:`.vocab` tokens ↔ ids; :mod:`.model` the GPT-2 built from a config; :mod:`.corpus` training data;
   :mod:`.train` pre-training / fine-tuning; :mod:`.proposer` sampling, scoring, reconstruction;
   :mod:`.cache` pre-train once, then load.
+- GPT-NAS's own proposer for the block-chain space: :mod:`.layer_proposer` (layer-level GPT + reconstruction),
+  :mod:`.block_classifier`, :mod:`.finetune_corpus` (the 36 hand-designed networks). Imported explicitly.
 """
 from .cache import PretrainSettings, cache_key, default_cache_dir, pretrained_proposer
 from .corpus import CorpusSettings, sample_architectures, to_sequences, top_architectures

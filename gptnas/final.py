@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def final_train(args) -> dict:
     from .config import from_dict, validate
-    from .evaluators.training import TrainingEvaluator
+    from .evaluators.factory import build_evaluator
     from .spaces import get_space
     from .storage.atomic import atomic_write_text
     from .storage.rundir import RunDir
@@ -73,12 +73,14 @@ def final_train(args) -> dict:
     arch = space.parse(arch_key)
     epochs, step, batch = SCHEDULES.get(cfg.dataset, DEFAULT_SCHEDULE)
     t = cfg.train
-    ev = TrainingEvaluator(space, dataset=cfg.dataset, root=t.data_root, epochs=args.epochs or epochs,
-                           batch_size=args.batch_size or batch or t.batch_size, lr=args.lr,
-                           warmup_epochs=t.warmup_epochs, momentum=t.momentum, weight_decay=t.weight_decay,
-                           device=args.device, amp=t.amp, channels_last=t.channels_last, compile=t.compile,
-                           seed=cfg.seed if args.seed is None else args.seed, val_fraction=t.val_fraction,
-                           download=t.download, lr_step=args.lr_step or step, progress=args.progress)
+    # The search's training settings, with the final schedule on all of the training split.
+    t.epochs, t.lr, t.device = args.epochs or epochs, args.lr, args.device
+    t.batch_size = args.batch_size or batch or t.batch_size
+    t.max_train, t.time_limit_s, t.fraction, t.inherit = None, None, 1.0, False
+    cfg.fitness = "train"  # also for a run that searched with a proxy
+    if args.seed is not None:
+        cfg.seed = args.seed
+    ev = build_evaluator(cfg, space, lr_step=args.lr_step or step, progress=args.progress)
     r = ev(arch)
     if r.failed:
         raise GptnasError(f"final training of {arch_key} failed: {r.failed}")

@@ -22,9 +22,10 @@ def resolve_benchmark_path(data: str | None, space: str) -> Path:
     return p / space if (p / space).is_dir() else p
 
 
-def build_evaluator(cfg, space, weights_dir=None) -> Evaluator:
+def build_evaluator(cfg, space, weights_dir=None, **train_options) -> Evaluator:
     """The evaluator for ``cfg.fitness`` on ``cfg.dataset``; ``weights_dir`` keeps trained weights for inheritance
-    (used when ``cfg.train.inherit``)."""
+    (used when ``cfg.train.inherit``); ``train_options`` are extra :class:`TrainingEvaluator` arguments (e.g. the
+    final training's ``lr_step``)."""
     if cfg.fitness == "benchmark":
         from ..bench import open_table
         from .tabular import TabularEvaluator
@@ -38,7 +39,7 @@ def build_evaluator(cfg, space, weights_dir=None) -> Evaluator:
                                  channels_last=t.channels_last, compile=t.compile, time_limit_s=t.time_limit_s,
                                  seed=cfg.seed, max_train=t.max_train, report_test=t.report_test,
                                  val_fraction=t.val_fraction, download=t.download, fraction=t.fraction,
-                                 weights_dir=weights_dir if t.inherit else None)
+                                 weights_dir=weights_dir if t.inherit else None, **train_options)
     if cfg.fitness.startswith("proxy:"):
         return build_proxy_evaluator(cfg, space)
     raise DataError(f"fitness {cfg.fitness!r} is not available")

@@ -4,7 +4,8 @@
         experiments/results/proxy_correlation_cifar100.md experiments/results/proxy_correlation_imagenet16.md
 
 prints the combined markdown table: per proxy, N, ρ with test accuracy (published), ρ with NASLib's scores and the
-cost per architecture for every dataset, in the order given.
+cost per architecture for every dataset, in the order given. Several tables of the same dataset (e.g. a separate
+grasp run) are joined into one column group, later files adding proxies to earlier ones.
 """
 from __future__ import annotations
 
@@ -26,7 +27,11 @@ def read(path: str) -> tuple[str, dict[str, list[str]]]:
 
 
 def main(paths: list[str]) -> int:
-    tables = [read(p) for p in paths]
+    merged: dict[str, dict[str, list[str]]] = {}
+    for p in paths:
+        dataset, rows = read(p)
+        merged.setdefault(dataset, {}).update(rows)
+    tables = list(merged.items())
     names = [d for d, _ in tables]
     proxies = list(dict.fromkeys(p for _, rows in tables for p in rows))
     head = (["proxy"] + [f"N {d}" for d in names] + [f"ρ {d} (published)" for d in names]

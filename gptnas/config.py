@@ -69,6 +69,8 @@ class TrainConfig:
     data_root: str | None = None      # dataset directory (default per dataset)
     download: bool = False            # CIFAR: download when absent
     report_test: bool = True          # also measure test accuracy (reported only, never fitness)
+    num_workers: int = 0              # > 0: DataLoader workers gather batches from host memory or, for images
+                                      #   too large for the device (ImageNet at 224 px), from the decoded file
     inherit: bool = False             # GPT-NAS acceleration: start from the parent's trained weights, train only
                                       #   the new blocks (or only BatchNorm when none is new); macro space
 
@@ -207,6 +209,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _positive_int(cfg, "train.batch_size", t.batch_size)
     if t.max_train is not None:
         _positive_int(cfg, "train.max_train", t.max_train)
+    _positive_int(cfg, "train.num_workers", t.num_workers, allow_zero=True)
     if not 0 < t.val_fraction < 1:
         raise ConfigError(f"train.val_fraction must be in (0, 1), got {t.val_fraction!r}")
     if not (isinstance(t.fraction, (int, float)) and 0 < t.fraction <= 1

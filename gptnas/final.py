@@ -19,9 +19,9 @@ from pathlib import Path
 
 from .errors import GptnasError
 
-#: dataset → (epochs, decay every, batch size or None for the search's)
-SCHEDULES = {"imagenet": (120, 30, 128)}
-DEFAULT_SCHEDULE = (350, 100, None)
+#: dataset → (epochs, decay every, batch size or None for the search's, loader workers or None for the search's)
+SCHEDULES = {"imagenet": (120, 30, 128, 8)}
+DEFAULT_SCHEDULE = (350, 100, None, None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--batch-size", type=int, dest="batch_size", help="default: the search's (ImageNet 128)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--workers", type=int, dest="num_workers",
+                   help="DataLoader workers reading batches (default: the run's; ImageNet: 8), for data streamed "
+                        "from disk")
     p.add_argument("--seed", type=int, help="default: the run's")
     p.add_argument("--progress", action="store_true", help="a progress bar over epochs")
     return p
@@ -71,11 +74,13 @@ def final_train(args) -> dict:
             raise GptnasError(f"{args.run} has no evaluated architecture yet: nothing to train (or pass --arch)")
         arch_key = best["arch"]
     arch = space.parse(arch_key)
-    epochs, step, batch = SCHEDULES.get(cfg.dataset, DEFAULT_SCHEDULE)
+    epochs, step, batch, workers = SCHEDULES.get(cfg.dataset, DEFAULT_SCHEDULE)
     t = cfg.train
     # The search's training settings, with the final schedule on all of the training split.
     t.epochs, t.lr, t.device = args.epochs or epochs, args.lr, args.device
     t.batch_size = args.batch_size or batch or t.batch_size
+    # All of ImageNet (193 GB at 224 px) is streamed from its decoded file: workers keep the GPU fed.
+    t.num_workers = next(v for v in (getattr(args, "num_workers", None), workers, t.num_workers) if v is not None)
     t.max_train, t.time_limit_s, t.fraction, t.inherit = None, None, 1.0, False
     cfg.fitness = "train"  # also for a run that searched with a proxy
     if args.seed is not None:
@@ -85,7 +90,7 @@ def final_train(args) -> dict:
     if r.failed:
         raise GptnasError(f"final training of {arch_key} failed: {r.failed}")
     result = {"arch": arch_key, "val": r.fitness, "test": r.test, "epochs": ev.epochs, "lr": ev.lr,
-              "lr_step": ev.lr_step, "batch_size": ev.batch_size, "seed": ev.seed, **r.extras}
+              "lr_step": ev.lr_step, "batch_size": ev.batch_size, "num_workers": ev.num_workers, "seed": ev.seed, **r.extras}
     atomic_write_text(Path(args.run) / "final.json", json.dumps(result, indent=1, default=str))
     return result
 

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
     p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201")
     p.add_argument("--dataset", help="benchmark: cifar10 | cifar100 | imagenet16-120; "
-                                     "train/proxy: cifar10 | cifar100 | fashion-mnist | mnist | digits")
+                                     "train/proxy: cifar10 | cifar100 | fashion-mnist | mnist | digits | imagenet (--dataset-dir)")
     p.add_argument("--dataset-dir", dest="dataset_dir", metavar="DIR", help="image dataset directory (train/proxy)")
     p.add_argument("--epochs", type=int, help="train: epochs per candidate (default 6; 4 on digits)")
     p.add_argument("--device", help="train: auto | cpu | cuda | cuda:N")

@@ -300,6 +300,8 @@ def test_load_dataset_imagenet(tree, tmp_path):
     assert s.input_shape == (3, 16, 16) and s.num_classes == 3 and s.augment  # classes = class folders of train/
     assert s.sizes() == {"train": 16, "val": 4, "test": 7}
     assert s.train[0].dtype == torch.uint8 and s.test[1].dtype == torch.int64
+    assert s.mapped  # the decoded cache stays on disk, read a batch at a time (all of ImageNet: 193 GB)
+    assert not load_dataset("imagenet", root=root, resize=16, cache_dir=False).mapped  # no cache: in memory
     sub = load_dataset("imagenet", root=root, resize=(16, 16), fraction=0.5, cache_dir=tmp_path / "c")
     assert sub.sizes()["train"] + sub.sizes()["val"] == 10 and sub.sizes()["test"] == 7
     # The default side is IMAGENET_SIZE.

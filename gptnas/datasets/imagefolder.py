@@ -21,7 +21,8 @@ split wait for the first one's decode (a lock file) instead of decoding it in pa
 
 Sizes: ImageNet's 1.28 M training images take 3·S² bytes each: 15.7 GB at S = 64, 193 GB at S = 224 (19 GB for the
 10 % search subset); the 50 k validation images 7.5 GB at 224. Pass ``mmap_mode="r"`` (or ``"c"``) to map the
-cached arrays instead of reading them into memory.
+cached arrays instead of reading them into memory; ``load_dataset("imagenet", ...)`` does, and its splits stay rows
+of the mapped file (:class:`~.mapped.MappedImages`), read a batch at a time.
 """
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Train / validation / test splits held as tensors, their normalisation, and batched augmentation.
 
 Images are kept as ``uint8 (N, C, H, W)`` (pixel values 0..255) until a batch is drawn: four times smaller than
-float32, so a whole split fits on a GPU and batches are normalised there. Labels are ``int64 (N,)``.
+float32, so a whole split fits on a GPU and batches are normalised there. Labels are ``int64 (N,)``. Images that come
+memory-mapped from a ``.npy`` file (decoded ImageNet) stay there as :class:`~.mapped.MappedImages`: a split is then
+a selection of rows, read a batch at a time, and no split is ever copied whole into memory.
 
 The validation split is a seeded hold-out of the *training* set; the test split is the dataset's own and is only
 reported, never used for fitness.
@@ -17,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError
+from .mapped import MappedImages
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,8 @@ class Splits:
 
     Attributes:
         name: dataset name, e.g. ``"cifar10"``.
-        train, val, test: ``(x, y)`` with x ``uint8 (N, C, H, W)`` (or float in [0, 1]) and y ``int64 (N,)``.
+        train, val, test: ``(x, y)`` with x ``uint8 (N, C, H, W)`` (or float in [0, 1]; or :class:`MappedImages`,
+            the rows of a memory-mapped file) and y ``int64 (N,)``.
         num_classes: labels lie in ``0..num_classes-1``.
         mean, std: per-channel statistics of the training split in [0, 1] pixel units (length C).
         augment: whether training batches get random crop (padding 4) and horizontal flip (CIFAR).
@@ -61,6 +65,16 @@ class Splits:
         """x: uint8 (or float) ``(B, C, H, W)`` → float32 ``(B, C, H, W)``, zero mean and unit std per channel."""
         scale, shift = self.normalizer(x.device)
         return x.to(torch.float32).mul_(scale).add_(shift)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the images stay in a memory-mapped file (read per batch) rather than in memory."""
+        return any(isinstance(p[0], MappedImages) for p in (self.train, self.val, self.test))
+
+    def nbytes(self) -> int:
+        """Bytes of all three splits' images once in memory (labels not counted)."""
+        return sum(p[0].nbytes if isinstance(p[0], MappedImages) else p[0].numel() * p[0].element_size()
+                   for p in (self.train, self.val, self.test))
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train[1]), "val": len(self.val[1]), "test": len(self.test[1])}
@@ -116,8 +130,18 @@ def repeat_channels(x: torch.Tensor, channels: Optional[int]) -> torch.Tensor:
     return x.expand(-1, int(channels), -1, -1)
 
 
+#: Images a :class:`MappedImages` split's channel statistics are taken from (a seeded sample: reading all of
+#: ImageNet for two numbers per channel would take longer than an epoch; 10,000 images pin them to ~1e-3).
+STATS_SAMPLE = 10_000
+
+
 def channel_stats(x: torch.Tensor, chunk: int = 2048) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel ``(mean, std)`` of x ``(N, C, H, W)`` in [0, 1] units (uint8 is divided by 255)."""
+    """Per-channel ``(mean, std)`` of x ``(N, C, H, W)`` in [0, 1] units (uint8 is divided by 255).
+
+    Exact for tensors; for :class:`MappedImages`, over a seeded sample of :data:`STATS_SAMPLE` images.
+    """
+    if isinstance(x, MappedImages):
+        return channel_stats(x.sample(STATS_SAMPLE, seed=0), chunk)
     if x.shape[1] > 1 and x.stride(1) == 0:  # repeated grey: one channel's statistics, repeated
         m, s = channel_stats(x[:, :1], chunk)
         return m * x.shape[1], s * x.shape[1]
@@ -147,14 +171,18 @@ def make_splits(name: str, x_train, y_train, x_test, y_test, num_classes: int, v
     """Build :class:`Splits` from a dataset's own train and test arrays.
 
     Args:
-        x_train, x_test: uint8 ``(N, C, H, W)`` arrays or tensors; y_train, y_test: integer ``(N,)``.
+        x_train, x_test: uint8 ``(N, C, H, W)`` arrays or tensors; y_train, y_test: integer ``(N,)``. A whole-file
+            ``np.memmap`` of a ``.npy`` (``np.load(..., mmap_mode=...)``) is kept on disk as :class:`MappedImages`
+            unless ``resize`` or ``channels`` asks for new pixels.
         val_fraction: share of the training images held out for validation (seeded by ``seed``).
         resize: optional side or (h, w) every image is resized to (e.g. 32 for NB201 on Fashion-MNIST).
         channels: optional channel count; 1-channel images are repeated (e.g. 3 for RGB networks).
     """
     xs, ys = [], []
     for x, y in ((x_train, y_train), (x_test, y_test)):
-        x, y = torch.as_tensor(x), torch.as_tensor(y).to(torch.int64).reshape(-1)
+        keep_pixels = resize is None and (channels is None or tuple(np.shape(x)[1:2]) == (int(channels),))
+        mapped = MappedImages.of(x) if keep_pixels else None
+        x, y = (mapped if mapped is not None else torch.as_tensor(x)), torch.as_tensor(y).to(torch.int64).reshape(-1)
         if x.ndim != 4 or x.shape[0] != y.shape[0]:
             raise DataError(f"{name}: images must be (N, C, H, W) with one label each, "
                             f"got {tuple(x.shape)} and {tuple(y.shape)}")
@@ -163,9 +191,10 @@ def make_splits(name: str, x_train, y_train, x_test, y_test, num_classes: int, v
         xs.append(resize_images(x, resize) if resize is not None else x)
         ys.append(y)
     tr, va = (torch.from_numpy(i) for i in split_indices(len(ys[0]), val_fraction, seed))
+    pick = (lambda x, i: x.take(i)) if isinstance(xs[0], MappedImages) else (lambda x, i: x[i])  # mapped: no read
     # Repeat channels last: indexing an expanded view would copy it, the view itself costs nothing.
-    train = (repeat_channels(xs[0][tr], channels), ys[0][tr])
-    val = (repeat_channels(xs[0][va], channels), ys[0][va])
+    train = (repeat_channels(pick(xs[0], tr), channels), ys[0][tr])
+    val = (repeat_channels(pick(xs[0], va), channels), ys[0][va])
     test = (repeat_channels(xs[1], channels), ys[1])
     mean, std = channel_stats(train[0])
     splits = Splits(name, train, val, test, int(num_classes), mean, std, bool(augment))

@@ -39,6 +39,7 @@ def build_evaluator(cfg, space, weights_dir=None, **train_options) -> Evaluator:
                                  channels_last=t.channels_last, compile=t.compile, time_limit_s=t.time_limit_s,
                                  seed=cfg.seed, max_train=t.max_train, report_test=t.report_test,
                                  val_fraction=t.val_fraction, download=t.download, fraction=t.fraction,
+                                 num_workers=t.num_workers,
                                  weights_dir=weights_dir if t.inherit else None, **train_options)
     if cfg.fitness.startswith("proxy:"):
         return build_proxy_evaluator(cfg, space)

@@ -11,7 +11,10 @@ Data path: the whole split lives on the device as uint8 (CIFAR-10's training set
 process from pinned memory; each step gathers a batch on the device, augments it there (CIFAR: random crop with
 padding 4 and horizontal flip, as one batched gather), normalises it and, on CUDA, converts it to channels-last.
 No host-device copy per step. With ``num_workers > 0`` batches are gathered by DataLoader workers from host memory
-instead (pinned, copied with ``non_blocking``), for data that should not sit on the device.
+instead (pinned, copied with ``non_blocking``), for data that should not sit on the device. Memory-mapped images
+(decoded ImageNet, :class:`~gptnas.datasets.mapped.MappedImages`) sit on the device only when they take at most
+half of its free memory (host memory for the CPU); larger ones (all of ImageNet at 224 px, 193 GB) are streamed
+from the file a batch at a time, in ``num_workers`` DataLoader workers (0: in the training process).
 
 One code path on CPU and CUDA; on CUDA it adds bf16 autocast, channels-last and cuDNN autotuning. On CPU the result
 is deterministic for a given ``seed``: each architecture's seed is derived from ``seed`` and a hash of the genome,
@@ -33,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..datasets import Splits, canonical_name, load_dataset, random_crop_flip
+from ..datasets.mapped import MappedImages
 from ..errors import ConfigError, DataError
 from ..models.cost import count_params
 from .base import EvalResult, Evaluator
@@ -82,7 +86,10 @@ class CandidateFailed(Exception):
 
 # Data on the device --------------------------------------------------------------------------------------------
 def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Copy x to ``device`` (via pinned memory on CUDA); a repeated-channel view stays a view there."""
+    """Copy x to ``device`` (via pinned memory on CUDA); a repeated-channel view stays a view there; memory-mapped
+    images are read in first."""
+    if isinstance(x, MappedImages):
+        x = x.read()
     if x.device == device:
         return x
     repeated = x.ndim == 4 and x.shape[1] > 1 and x.stride(1) == 0
@@ -91,6 +98,18 @@ def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
         base = base.pin_memory()
     out = base.to(device, non_blocking=True)
     return out.expand(-1, x.shape[1], -1, -1) if repeated else out
+
+
+def _fits(nbytes: int, device: torch.device) -> bool:
+    """Whether ``nbytes`` take at most half of the free memory of ``device`` (host memory for the CPU)."""
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):  # not on Linux: assume it fits, as for in-memory data
+            return True
+    return nbytes <= free // 2
 
 
 @dataclass(eq=False)
@@ -147,7 +166,8 @@ class TrainingEvaluator(Evaluator):
         seed: seeds the validation split and, with the genome's hash, each network's init and batch order.
         max_train: train on only the first ``max_train`` images of the (shuffled) training split.
         report_test: also measure test accuracy (``extras["test"]``); never used as fitness.
-        num_workers: 0 keeps the data on the device; > 0 gathers batches in DataLoader workers instead.
+        num_workers: 0 keeps the data on the device (unless memory-mapped images do not fit there, see above);
+            > 0 gathers batches in DataLoader workers instead.
         val_fraction, resize, channels: how the dataset is split and shaped (see ``load_dataset``).
         fraction: share of the training images used, ImageNet only (the GPT-NAS search: 0.1; see ``load_dataset``).
         lr_step, lr_gamma: multiply the learning rate by ``lr_gamma`` every ``lr_step`` epochs (final training:
@@ -226,7 +246,8 @@ class TrainingEvaluator(Evaluator):
     def data(self, device: Optional[torch.device] = None) -> DeviceData:
         """The splits placed on ``device`` (default: the evaluator's), once per process."""
         device = device or resolve_device(self.device)
-        resident = self.num_workers == 0
+        splits = self.splits()
+        resident = self.num_workers == 0 and (not splits.mapped or _fits(splits.nbytes(), device))
         if self._splits is not None:  # a Splits given directly: cache on the instance (not pickled)
             d = self._device_data
             if d is None or d.device != device or d.resident != resident:
@@ -234,7 +255,10 @@ class TrainingEvaluator(Evaluator):
             return d
         key = self._key() + (str(device), resident)
         if key not in _ON_DEVICE:
-            _ON_DEVICE[key] = DeviceData.place(self.splits(), device, resident)
+            if splits.mapped and not resident:
+                log.info("%s: %.1f GB of memory-mapped images streamed from disk (%d loader workers)",
+                         splits.name, splits.nbytes() / 1e9, self.num_workers)
+            _ON_DEVICE[key] = DeviceData.place(splits, device, resident)
         return _ON_DEVICE[key]
 
     def prepare(self) -> "TrainingEvaluator":

@@ -21,7 +21,8 @@ def read(out):
     return s, extras, fitness, test
 
 
-def test_proxy_fitness_run(tmp_path):
+def test_proxy_fitness_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("GPTNAS_DATA", raising=False)  # no benchmark data: nothing to report as test accuracy
     out = tmp_path / "px"
     assert main(["--space", "nb201", "--dataset", "cifar10", "--fitness", "proxy:synflow", "--method", "rea",
                  "--budget", "12", "--out", str(out), "--no-progress", "-q"]) == 0
@@ -31,6 +32,31 @@ def test_proxy_fitness_run(tmp_path):
     assert all(e["synflow"] == pytest.approx(f) for e, f in zip(extras, fitness))
     assert all(e["synflow_cost_s"] > 0 and e["params_mb"] > 0 for e in extras)
     assert (out / "convergence.png").exists()
+
+
+def test_proxy_run_on_nb201_reports_the_benchmark_test_accuracy(tmp_path, nb201_dir, monkeypatch):
+    """With --data, a proxy search on NAS-Bench-201 also records each cell's 200-epoch test accuracy (reported only:
+    the search and its fitness are the same as without it)."""
+    from gptnas.bench import open_table
+    from gptnas.evaluators.tabular import TabularEvaluator
+    from gptnas.spaces import NB201Space
+
+    monkeypatch.delenv("GPTNAS_DATA", raising=False)
+    args = ["--space", "nb201", "--dataset", "cifar10", "--fitness", "proxy:synflow", "--method", "rea",
+            "--budget", "12", "--no-progress", "-q"]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*args, "--data", str(nb201_dir), "--out", str(tmp_path / "rep")]) == 0
+    s0, _, fit0, test0 = read(tmp_path / "plain")
+    s, extras, fit, test = read(tmp_path / "rep")
+    assert list(fit) == list(fit0) and all(t != t for t in test0)           # same search; no test without data
+    table = TabularEvaluator(open_table(nb201_dir), "cifar10")
+    with h5py.File(tmp_path / "rep" / "archive.h5") as f:
+        archs = [a.decode() if isinstance(a, bytes) else a for a in f["arch"][()]]
+    space = NB201Space()
+    for a, t, e in zip(archs, test, extras):
+        ref = table.evaluate(space.parse(a))
+        assert t == pytest.approx(ref.test) and e["bench_val"] == pytest.approx(ref.fitness)
+    assert s["best"]["test"] == pytest.approx(table.evaluate(space.parse(s["best"]["arch"])).test)
 
 
 @pytest.mark.slow  # minutes on 2 cores: every candidate is also scored on 16,000 validation + test images

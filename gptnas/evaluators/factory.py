@@ -1,6 +1,7 @@
 """Build the evaluator a run config asks for (``--fitness``)."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from ..errors import DataError
 from .base import Evaluator
 
 DATA_ENV = "GPTNAS_DATA"
+log = logging.getLogger(__name__)
 
 
 def resolve_benchmark_path(data: str | None, space: str) -> Path:
@@ -42,8 +44,26 @@ def build_evaluator(cfg, space, weights_dir=None, **train_options) -> Evaluator:
                                  num_workers=t.num_workers,
                                  weights_dir=weights_dir if t.inherit else None, **train_options)
     if cfg.fitness.startswith("proxy:"):
-        return build_proxy_evaluator(cfg, space)
+        return with_benchmark_report(cfg, build_proxy_evaluator(cfg, space))
     raise DataError(f"fitness {cfg.fitness!r} is not available")
+
+
+def with_benchmark_report(cfg, ev: Evaluator) -> Evaluator:
+    """``ev``, reporting the benchmark's test accuracy of each architecture when the run's space and dataset have a
+    table and benchmark data is given (``--data`` / ``$GPTNAS_DATA``); ``ev`` itself otherwise. Never fitness."""
+    from ..config import BENCHMARK_DATASETS
+
+    if cfg.dataset not in BENCHMARK_DATASETS.get(cfg.space, ()):
+        return ev
+    if not (cfg.data or os.environ.get(DATA_ENV)):
+        log.info("pass --data PATH (the %s tables) to also report each architecture's benchmark test accuracy",
+                 cfg.space)
+        return ev
+    from ..bench import open_table
+    from .reported import WithBenchmarkReport
+    from .tabular import TabularEvaluator
+    return WithBenchmarkReport(ev, TabularEvaluator(open_table(resolve_benchmark_path(cfg.data, cfg.space)),
+                                                    cfg.dataset))
 
 
 def build_proxy_evaluator(cfg, space, batch_size: int = 64) -> Evaluator:

@@ -94,3 +94,13 @@ def test_streamed_training_equals_training_on_resident_data(npy, monkeypatch, nu
     monkeypatch.setattr(training, "_fits", lambda nbytes, device: True)   # fits: read in and kept on the device
     placed.clear()
     assert same(TrainingEvaluator(TinySpace(), mapped, **FAST).evaluate([0, 0]), resident) and placed == [True]
+
+
+def test_fits_compares_with_half_of_the_available_host_memory(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(training, "_host_available", lambda: 8 * 2**30)
+    assert training._fits(4 * 2**30, cpu) and not training._fits(4 * 2**30 + 1, cpu)
+    monkeypatch.setattr(training, "_host_available", lambda: None)   # unknown: treated like in-memory data
+    assert training._fits(2**60, cpu)
+    monkeypatch.undo()
+    assert training._host_available() > 0

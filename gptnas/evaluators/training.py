@@ -105,11 +105,25 @@ def _fits(nbytes: int, device: torch.device) -> bool:
     if device.type == "cuda":
         free = torch.cuda.mem_get_info(device)[0]
     else:
-        try:
-            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):  # not on Linux: assume it fits, as for in-memory data
+        free = _host_available()
+        if free is None:  # unknown (not Linux): assume it fits, as for in-memory data
             return True
     return nbytes <= free // 2
+
+
+def _host_available() -> Optional[int]:
+    """Bytes of host memory available to new allocations (MemAvailable: page cache counts as available)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 @dataclass(eq=False)

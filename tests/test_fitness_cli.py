@@ -34,6 +34,15 @@ def test_proxy_fitness_run(tmp_path, monkeypatch):
     assert (out / "convergence.png").exists()
 
 
+def test_convergence_plot_labels_the_fitness_it_shows(tmp_path):
+    from gptnas.reports.convergence import fitness_label, plot_convergence
+    assert fitness_label("train") == fitness_label("benchmark") == "validation accuracy (%)"
+    assert fitness_label("proxy:synflow+nwot") == "proxy:synflow+nwot score"
+    rows = [{"failed": "", "fitness": f, "test": t} for f, t in [(80.0, 93.1), (114.2, 92.0), (90.0, 94.0)]]
+    plot_convergence(rows, tmp_path / "c.png", fitness=fitness_label("proxy:synflow"))  # twin axes: must not fail
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
 def test_proxy_run_on_nb201_reports_the_benchmark_test_accuracy(tmp_path, nb201_dir, monkeypatch):
     """With --data, a proxy search on NAS-Bench-201 also records each cell's 200-epoch test accuracy (reported only:
     the search and its fitness are the same as without it)."""

@@ -23,25 +23,42 @@ def incumbent_curves(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return best_fit, best_test
 
 
-def plot_convergence(rows: list[dict], path: str | Path, title: str = "") -> None:
-    """Write a PNG of the incumbent's fitness (and test accuracy, when known) against evaluations."""
+def fitness_label(fitness_kind: str) -> str:
+    """What the fitness axis shows: ``"validation accuracy (%)"`` for ``benchmark``/``train``, else the proxy score."""
+    return "validation accuracy (%)" if fitness_kind in ("benchmark", "train") else f"{fitness_kind} score"
+
+
+def plot_convergence(rows: list[dict], path: str | Path, title: str = "",
+                     fitness: str = "validation accuracy (%)") -> None:
+    """Write a PNG of the incumbent's fitness (and test accuracy, when known) against evaluations.
+
+    ``fitness`` labels the fitness axis (see :func:`fitness_label`). An accuracy fitness shares its axis with the
+    test accuracy; any other (a proxy score) gets its own, with the test accuracy on a second axis on the right.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from ..storage.atomic import atomic_write
 
-    fit, test = incumbent_curves(rows)
+    best, test = incumbent_curves(rows)
     x = np.arange(1, len(rows) + 1)
+    is_accuracy = fitness.endswith("(%)")
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    ax.step(x, fit, where="post", label="best fitness so far (validation)", color="tab:blue")
+    ax.step(x, best, where="post", label=f"best fitness so far: {fitness}", color="tab:blue")
+    tax = ax
     if np.isfinite(test).any():
-        ax.step(x, test, where="post", label="test accuracy of that architecture", color="tab:orange", ls="--")
+        tax = ax if is_accuracy else ax.twinx()
+        tax.step(x, test, where="post", label="test accuracy of that architecture (%)", color="tab:orange", ls="--")
+        if tax is not ax:
+            tax.set_ylabel("test accuracy (%)", color="tab:orange")
     ax.set_xlabel("unique architectures evaluated")
-    ax.set_ylabel("accuracy (%)" if np.isfinite(test).any() else "fitness")
+    ax.set_ylabel("accuracy (%)" if is_accuracy and tax is ax and np.isfinite(test).any() else fitness,
+                  color="black" if tax is ax else "tab:blue")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    handles = ax.get_legend_handles_labels()[0] + (tax.get_legend_handles_labels()[0] if tax is not ax else [])
+    ax.legend(handles=handles, loc="best", fontsize=8)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

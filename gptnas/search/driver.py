@@ -12,7 +12,7 @@ from .. import __version__
 from ..config import RunConfig, from_dict, validate
 from ..evaluators.base import Evaluator
 from ..evaluators.factory import build_evaluator
-from ..reports.convergence import plot_convergence
+from ..reports.convergence import fitness_label, plot_convergence
 from ..reports.summary import make_summary
 from ..spaces import get_space
 from ..errors import RunDirError
@@ -125,7 +125,8 @@ def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     state.archive.write(rd.archive)
     rd.write_summary(make_summary(p.cfg, state))
     plot_convergence(state.archive.rows, rd.convergence,
-                     title=f"{p.cfg.search.method} on {p.cfg.space}/{p.cfg.dataset}, seed {p.cfg.seed}")
+                     title=f"{p.cfg.search.method} on {p.cfg.space}/{p.cfg.dataset}, seed {p.cfg.seed}",
+                     fitness=fitness_label(p.cfg.fitness))
 
 
 def new_state(cfg: RunConfig) -> SearchState:

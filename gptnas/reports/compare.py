@@ -39,7 +39,7 @@ def compare_table(runs: list[dict]) -> str:
     groups = defaultdict(list)
     for s in runs:
         groups[group_label(s)].append(s)
-    lines = ["| runs | method / space / dataset | best fitness (val) | test of best | evaluations |",
+    lines = ["| runs | method / space / dataset | best fitness (val. % or proxy score) | test of best (%) | evaluations |",
              "|---:|---|---|---|---:|"]
     for label, ss in sorted(groups.items()):
         lines.append(f"| {len(ss)} | {label} | {mean_std(s['best']['fitness'] for s in ss if s['best'])} | "
@@ -69,7 +69,7 @@ def plot_comparison(runs: list[dict], path: str | Path) -> None:
         ax.plot(x, mu, label=f"{label} (n={len(ss)})")
         ax.fill_between(x, mu - sd, mu + sd, alpha=0.2)
     ax.set_xlabel("unique architectures evaluated")
-    ax.set_ylabel("test accuracy of best-by-validation (%)" if use_test else "best fitness so far")
+    ax.set_ylabel("test accuracy of best-by-fitness (%)" if use_test else "best fitness so far")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

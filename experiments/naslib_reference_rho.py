@@ -30,12 +30,16 @@ PROXIES = {"synflow": "synflow", "snip": "snip", "grad_norm": "grad_norm", "gras
            "jacob_cov": "jacov", "nwot": "nwot", "params": "params", "flops": "flops"}
 
 
-def reference_rho(data: Path) -> dict[str, dict[str, tuple[float, int]]]:
-    """proxy → dataset → (ρ of NASLib's score with 200-epoch test accuracy, cells)."""
+def load(data: Path) -> tuple[dict, dict]:
+    """(NASLib's reference scores, dataset → accuracy table), each file read once."""
     zc = json.loads((data / "nb201" / "zc_nasbench201.json").read_text())
+    return zc, {ds: json.loads((data / "nb201" / table).read_text()) for ds, table in TABLES.items()}
+
+
+def reference_rho(zc: dict, accs: dict) -> dict[str, dict[str, tuple[float, int]]]:
+    """proxy → dataset → (ρ of NASLib's score with 200-epoch test accuracy, cells)."""
     out: dict[str, dict[str, tuple[float, int]]] = {p: {} for p in PROXIES}
-    for ds, table in TABLES.items():
-        acc = json.loads((data / "nb201" / table).read_text())
+    for ds, acc in accs.items():
         for ours, theirs in PROXIES.items():
             pairs = [(v[theirs]["score"], acc[enc.ops_to_string(enc.naslib_to_ops(ast.literal_eval(k)))]["test_acc_200"])
                      for k, v in zc[ds].items() if theirs in v]
@@ -43,13 +47,12 @@ def reference_rho(data: Path) -> dict[str, dict[str, tuple[float, int]]]:
     return out
 
 
-def paired_rho(data: Path, score_files: list[str]) -> list[tuple[str, str, float, float, int]]:
+def paired_rho(zc: dict, accs: dict, score_files: list[str]) -> list[tuple[str, str, float, float, int]]:
     """``(proxy, dataset, ρ ours, ρ NASLib's, cells)`` on the cells of each score file that NASLib also scored."""
-    zc = json.loads((data / "nb201" / "zc_nasbench201.json").read_text())
     rows = []
     for f in score_files:
         for ds, raw in json.loads(Path(f).read_text()).items():
-            acc = json.loads((data / "nb201" / TABLES[ds]).read_text())
+            acc = accs[ds]
             for key, cells in raw.items():
                 if not key.startswith("cells_"):
                     continue
@@ -69,7 +72,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=os.environ.get("GPTNAS_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     ap.add_argument("--scores", nargs="*", default=[], help="score files of proxy_correlation.py --scores-out")
     args = ap.parse_args(argv)
-    rho = reference_rho(Path(args.data))
+    zc, accs = load(Path(args.data))
+    rho = reference_rho(zc, accs)
     print("| proxy | " + " | ".join(f"NASLib ρ {d}" for d in TABLES) + " |")
     print("|---" * (len(TABLES) + 1) + "|")
     for p, by_ds in rho.items():
@@ -77,7 +81,7 @@ def main(argv=None) -> int:
     if args.scores:
         print("\nOn the cells both scored (ours: Fashion-MNIST batch; NASLib: the dataset's own images):\n")
         print("| proxy | dataset | ρ ours | ρ NASLib | cells |\n|---|---|---|---|---|")
-        for p, ds, ours, theirs, n in paired_rho(Path(args.data), args.scores):
+        for p, ds, ours, theirs, n in paired_rho(zc, accs, args.scores):
             print(f"| {p} | {ds} | {ours:+.3f} | {theirs:+.3f} | {n} |")
     return 0
 

@@ -80,7 +80,7 @@ def final_train(args) -> dict:
     t.epochs, t.lr, t.device = args.epochs or epochs, args.lr, args.device
     t.batch_size = args.batch_size or batch or t.batch_size
     # All of ImageNet (193 GB at 224 px) is streamed from its decoded file: workers keep the GPU fed.
-    t.num_workers = next(v for v in (getattr(args, "num_workers", None), workers, t.num_workers) if v is not None)
+    t.num_workers = next(v for v in (args.num_workers, workers, t.num_workers) if v is not None)
     t.max_train, t.time_limit_s, t.fraction, t.inherit = None, None, 1.0, False
     cfg.fitness = "train"  # also for a run that searched with a proxy
     if args.seed is not None:
@@ -90,7 +90,8 @@ def final_train(args) -> dict:
     if r.failed:
         raise GptnasError(f"final training of {arch_key} failed: {r.failed}")
     result = {"arch": arch_key, "val": r.fitness, "test": r.test, "epochs": ev.epochs, "lr": ev.lr,
-              "lr_step": ev.lr_step, "batch_size": ev.batch_size, "num_workers": ev.num_workers, "seed": ev.seed, **r.extras}
+              "lr_step": ev.lr_step, "batch_size": ev.batch_size, "num_workers": ev.num_workers, "seed": ev.seed,
+              **r.extras}
     atomic_write_text(Path(args.run) / "final.json", json.dumps(result, indent=1, default=str))
     return result
 

@@ -104,3 +104,14 @@ def test_fits_compares_with_half_of_the_available_host_memory(monkeypatch):
     assert training._fits(2**60, cpu)
     monkeypatch.undo()
     assert training._host_available() > 0
+
+
+def test_placement_is_decided_once_not_per_evaluation(npy, monkeypatch):
+    """Free memory shrinks once the data is on the device; asking again must not place (and copy) it twice."""
+    path, x, y = npy
+    mapped = make_splits("m", np.load(path, mmap_mode="c"), y, x[:60], y[:60], 10, val_fraction=0.2)
+    answers = iter([True, False, False])
+    monkeypatch.setattr(training, "_fits", lambda nbytes, device: next(answers))
+    ev = TrainingEvaluator(TinySpace(), mapped, **FAST)
+    first = ev.data()
+    assert first.resident and ev.data() is first and ev.evaluate([0, 0]).failed is None and ev.data() is first

@@ -29,9 +29,7 @@ def build_evaluator(cfg, space, weights_dir=None, **train_options) -> Evaluator:
     (used when ``cfg.train.inherit``); ``train_options`` are extra :class:`TrainingEvaluator` arguments (e.g. the
     final training's ``lr_step``)."""
     if cfg.fitness == "benchmark":
-        from ..bench import open_table
-        from .tabular import TabularEvaluator
-        return TabularEvaluator(open_table(resolve_benchmark_path(cfg.data, cfg.space)), cfg.dataset)
+        return table_evaluator(cfg)
     t = cfg.train
     if cfg.fitness == "train":
         from .training import TrainingEvaluator
@@ -59,11 +57,15 @@ def with_benchmark_report(cfg, ev: Evaluator) -> Evaluator:
         log.info("pass --data PATH (the %s tables) to also report each architecture's benchmark test accuracy",
                  cfg.space)
         return ev
-    from ..bench import open_table
     from .reported import WithBenchmarkReport
+    return WithBenchmarkReport(ev, table_evaluator(cfg))
+
+
+def table_evaluator(cfg) -> Evaluator:
+    """The benchmark table of ``cfg.space`` (from ``--data`` / ``$GPTNAS_DATA``) for ``cfg.dataset``."""
+    from ..bench import open_table
     from .tabular import TabularEvaluator
-    return WithBenchmarkReport(ev, TabularEvaluator(open_table(resolve_benchmark_path(cfg.data, cfg.space)),
-                                                    cfg.dataset))
+    return TabularEvaluator(open_table(resolve_benchmark_path(cfg.data, cfg.space)), cfg.dataset)
 
 
 def build_proxy_evaluator(cfg, space, batch_size: int = 64) -> Evaluator:

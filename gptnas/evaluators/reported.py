@@ -28,10 +28,5 @@ class WithBenchmarkReport(Evaluator):
             extras["test"] = t.test
         return EvalResult(r.fitness, extras, r.failed)
 
-    def __getattr__(self, name):  # the inner evaluator's settings (e.g. ``proxies``) read through
-        if name in ("inner", "table"):
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
     def __repr__(self) -> str:
         return f"WithBenchmarkReport({self.inner!r}, {self.table!r})"

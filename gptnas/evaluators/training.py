@@ -227,7 +227,7 @@ class TrainingEvaluator(Evaluator):
         self.channels = None if channels is None else int(channels)
         self._check()
         resolve_device(self.device)  # fail now, not in every worker, for a device this machine lacks
-        self._device_data: Optional[DeviceData] = None
+        self._device_data: Optional[tuple[tuple, DeviceData]] = None  # ((device, num_workers), placed data)
 
     def _check(self) -> None:
         bad = [(self.epochs < 1, f"epochs must be >= 1, got {self.epochs}"),
@@ -260,20 +260,25 @@ class TrainingEvaluator(Evaluator):
     def data(self, device: Optional[torch.device] = None) -> DeviceData:
         """The splits placed on ``device`` (default: the evaluator's), once per process."""
         device = device or resolve_device(self.device)
-        splits = self.splits()
-        resident = self.num_workers == 0 and (not splits.mapped or _fits(splits.nbytes(), device))
+        where = (str(device), self.num_workers)
         if self._splits is not None:  # a Splits given directly: cache on the instance (not pickled)
-            d = self._device_data
-            if d is None or d.device != device or d.resident != resident:
-                d = self._device_data = DeviceData.place(self._splits, device, resident)
-            return d
-        key = self._key() + (str(device), resident)
+            if self._device_data is None or self._device_data[0] != where:
+                self._device_data = (where, self._place(self._splits, device))
+            return self._device_data[1]
+        key = self._key() + where
         if key not in _ON_DEVICE:
-            if splits.mapped and not resident:
-                log.info("%s: %.1f GB of memory-mapped images streamed from disk (%d loader workers)",
-                         splits.name, splits.nbytes() / 1e9, self.num_workers)
-            _ON_DEVICE[key] = DeviceData.place(splits, device, resident)
+            _ON_DEVICE[key] = self._place(self.splits(), device)
         return _ON_DEVICE[key]
+
+    def _place(self, splits: Splits, device: torch.device) -> DeviceData:
+        """Put ``splits`` on ``device``, or leave them for loader workers. Decided once per placement: memory-mapped
+        images that would take over half the free memory are streamed (asking again later, with the data already
+        placed, would see less free memory and place them a second time)."""
+        resident = self.num_workers == 0 and (not splits.mapped or _fits(splits.nbytes(), device))
+        if splits.mapped and not resident:
+            log.info("%s: %.1f GB of memory-mapped images streamed from disk (%d loader workers)",
+                     splits.name, splits.nbytes() / 1e9, self.num_workers)
+        return DeviceData.place(splits, device, resident)
 
     def prepare(self) -> "TrainingEvaluator":
         """Load the data now (e.g. before timing, or to fail early with a DataError)."""

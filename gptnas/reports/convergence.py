@@ -43,22 +43,22 @@ def plot_convergence(rows: list[dict], path: str | Path, title: str = "",
 
     best, test = incumbent_curves(rows)
     x = np.arange(1, len(rows) + 1)
-    is_accuracy = fitness.endswith("(%)")
+    has_test = bool(np.isfinite(test).any())
+    shared = fitness.endswith("(%)")  # an accuracy fitness shares its axis with the test accuracy
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     ax.step(x, best, where="post", label=f"best fitness so far: {fitness}", color="tab:blue")
-    tax = ax
-    if np.isfinite(test).any():
-        tax = ax if is_accuracy else ax.twinx()
+    tax = ax if shared or not has_test else ax.twinx()
+    if has_test:
         tax.step(x, test, where="post", label="test accuracy of that architecture (%)", color="tab:orange", ls="--")
-        if tax is not ax:
-            tax.set_ylabel("test accuracy (%)", color="tab:orange")
+    if tax is not ax:
+        tax.set_ylabel("test accuracy (%)", color="tab:orange")
     ax.set_xlabel("unique architectures evaluated")
-    ax.set_ylabel("accuracy (%)" if is_accuracy and tax is ax and np.isfinite(test).any() else fitness,
-                  color="black" if tax is ax else "tab:blue")
+    ax.set_ylabel("accuracy (%)" if shared and has_test else fitness, color="black" if tax is ax else "tab:blue")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     handles = ax.get_legend_handles_labels()[0] + (tax.get_legend_handles_labels()[0] if tax is not ax else [])
-    ax.legend(handles=handles, loc="best", fontsize=8)
+    # Below the axes: with two y axes, no spot inside is sure to be free of both curves.
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gptnas.datasets.mapped import MappedImages  # noqa: E402
-from gptnas.evaluators.training import _Gather  # noqa: E402
+from gptnas.evaluators.training import Gather as _Gather  # noqa: E402
 
 
 def drop_cache(path: Path) -> None:

@@ -102,7 +102,7 @@ def render(lines: dict[str, str]) -> str:
     header = [
         "# GPT-NAS fine-tuning corpus: 36 hand-designed ImageNet networks from torchvision, one per line.",
         "# Format: name<TAB>layers, each layer written by gptnas.encodings.layers.Layer.text(), in execution order",
-        "# (read back with gptnas.gpt.finetune_corpus.load_finetune_corpus).",
+        "# (read back with gptnas.methods.gptnas.finetune_corpus.load_finetune_corpus).",
         f"# torchvision {torchvision.__version__.split('+')[0]}, input size {'x'.join(map(str, INPUT_SHAPE))} (C x H x W), "
         "built with weights=None on the meta device.",
         "# regnet_y_128gf is left out (no ImageNet-1K-trained weights in torchvision; see the script's docstring).",

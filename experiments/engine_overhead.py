@@ -25,7 +25,7 @@ from gptnas.config import RunConfig, SearchConfig  # noqa: E402
 from gptnas.evaluators.factory import resolve_benchmark_path  # noqa: E402
 from gptnas.evaluators.tabular import TabularEvaluator  # noqa: E402
 from gptnas.search import driver  # noqa: E402
-from gptnas.search.types import Individual  # noqa: E402
+from gptnas.core.types import Individual  # noqa: E402
 from gptnas.spaces import NB201Space  # noqa: E402
 
 

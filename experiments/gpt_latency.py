@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from gptnas.gpt import GPTProposer, PretrainSettings, sample_architectures
+from gptnas.lm import GPTProposer, PretrainSettings, sample_architectures
 from gptnas.spaces import NB201Space
 
 

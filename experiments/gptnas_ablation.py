@@ -85,12 +85,12 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(args.threads)
     from gptnas.evaluators.factory import IMAGE_SHAPES
-    from gptnas.gpt.layer_proposer import pretrained_layer_proposer
+    from gptnas.methods.gptnas.layer_proposer import pretrained_layer_proposer
     from gptnas.spaces import get_space
     cfg = _config(args.dataset, args.epochs, 0)
     space = get_space(cfg.space, cfg.space_options)
     t0 = time.time()
-    proposer = pretrained_layer_proposer(space, IMAGE_SHAPES[args.dataset][:3], cfg.gpt.pretrain)  # cached once
+    proposer = pretrained_layer_proposer(space, IMAGE_SHAPES[args.dataset][:3], cfg.gpt.layer_gpt)  # cached once
     print(f"layer GPT ready in {time.time() - t0:.0f} s", flush=True)
 
     jobs = []

@@ -30,12 +30,12 @@ def main() -> None:
     print("| vertices | full DAGs | graphs up to isomorphism | labelled cells |")
     print("|---:|---:|---:|---:|")
     per_n: dict[int, list[int]] = {}
-    for n, bits, labels in nb101._enumerate_arrays():
+    for n, bits, labels in nb101.enumerate_arrays():
         row = per_n.setdefault(n, [0, 0])
         row[0] += len(bits)
         row[1] += len(bits) * len(labels)
     for n, (graphs, cells) in sorted(per_n.items()):
-        print(f"| {n} | {len(nb101._full_dags(n, nb101.MAX_EDGES))} | {graphs} | {cells} |")
+        print(f"| {n} | {len(nb101.full_dags(n, nb101.MAX_EDGES))} | {graphs} | {cells} |")
     print(f"\nunique cells: {total} (published: {nb101.NUM_UNIQUE_CELLS}) "
           f"{'OK' if total == nb101.NUM_UNIQUE_CELLS else 'MISMATCH'}")
     print(f"count_unique(): {t_count:.2f} s")

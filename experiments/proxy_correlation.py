@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gptnas.encodings import nb201 as enc  # noqa: E402
 from gptnas.evaluators.proxy import ProxyEvaluator  # noqa: E402
-from gptnas.models.nb201_net import nb201_flops, nb201_param_count  # noqa: E402
+from gptnas.spaces.nb201.network import nb201_flops, nb201_param_count  # noqa: E402
 from gptnas.spaces.nb201 import NB201Space  # noqa: E402
 
 log = logging.getLogger("proxy_correlation")

@@ -1,7 +1,13 @@
-"""One dataclass tree for a run: defaults here, YAML in (``--config``), command-line overrides, resolved YAML out.
+"""One tree for a run: defaults here, YAML in (``--config``), command-line overrides, resolved YAML out.
 
-Every value is validated in :func:`validate`, which raises :class:`~gptnas.errors.ConfigError` with one line naming
-the bad value and what would be accepted.
+The tree maps names to objects and nothing more: ``space`` names a search space (a registered one, or your own as
+``module:callable``), ``fitness`` an evaluator, ``search.method`` a method. Each object validates its own options —
+a method its options under ``search`` (population, sample, ...) and its own sections (``gpt`` for GPT-NAS), the
+training evaluator the ``train`` section — so :func:`validate` raises :class:`~gptnas.errors.ConfigError` with one
+line naming the bad value and what would be accepted, whoever owns it.
+
+A value ``python:<name>`` records an object passed from Python (``gptnas.search(space, evaluate, ...)``): it
+cannot be re-imported, so a resume must be handed the object again.
 """
 from __future__ import annotations
 
@@ -9,21 +15,22 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
+from .bench import BENCHMARK_DATASETS
+from .core.devices import BACKENDS
+from .core.objects import PREFIX, import_object, is_import_name
+from .datasets import DATASETS
 from .errors import ConfigError
+from .methods.gptnas.options import GPTSettings
 
-#: Datasets of the tabular benchmarks, per space (fitness "benchmark").
-BENCHMARK_DATASETS = {"nb201": ("cifar10", "cifar100", "imagenet16-120")}
 #: Datasets for real networks (fitness "train" and the data-dependent proxies).
-IMAGE_DATASETS = ("cifar10", "cifar100", "fashion-mnist", "mnist", "digits", "imagenet")
-FITNESSES = ("benchmark", "train", "proxy:NAME[+NAME...]")
-#: Population defaults per method (REA's P = 10 as in the NAS-Bench-201 reference).
-DEFAULT_POPULATION = {"random": 10, "rea": 10, "ga": 20, "gptnas": 10}
+IMAGE_DATASETS = tuple(DATASETS)
+FITNESSES = ("benchmark", "train", "proxy:NAME[+NAME...]", "module:callable")
 #: Budget when none is given: tables and proxies are cheap, training is not.
-DEFAULT_BUDGET = {"benchmark": 100, "proxy": 100, "train": 30}
+DEFAULT_BUDGET = {"benchmark": 100, "proxy": 100, "train": 30, "custom": 100}
 #: Training defaults when none are given: the paper's protocol (6 epochs, batch 512), except on the built-in
 #: digits set (1,437 training images, where batch 512 would make 3 steps an epoch) and ImageNet (the paper: 128).
 DEFAULT_TRAIN = {"digits": {"epochs": 4, "batch_size": 64}, "imagenet": {"epochs": 6, "batch_size": 128},
@@ -32,20 +39,45 @@ DEFAULT_TRAIN = {"digits": {"epochs": 4, "batch_size": 64}, "imagenet": {"epochs
 DEFAULT_SPACE_OPTIONS = {("macro", "digits"): {"width": 16}}
 
 
-@dataclass
 class SearchConfig:
-    method: str = "gptnas"
-    budget: int | None = None         # unique architectures evaluated (None: DEFAULT_BUDGET per fitness)
-    population: int | None = None     # None: the method's default (DEFAULT_POPULATION)
-    sample: int = 5                   # REA tournament size S
-    rea_batch: int = 1                # REA children per generation (1 = the sequential original)
-    batch: int = 10                   # random search: architectures per generation
-    tournament: int = 3               # GA tournament size
-    cxpb: float = 0.9                 # GA crossover probability (GPT-NAS paper)
-    mutpb: float = 0.3                # GA mutation probability (GPT-NAS paper)
-    elitism: int = 1                  # GA: best individuals carried over unchanged
-    generations: int | None = None    # optional cap on generations
-    stall_limit: int = 200            # stop after this many generations with nothing new
+    """The ``search`` section: what the engine needs (``method``, ``budget``, ``generations``, ``stall_limit``,
+    ``max_failed_share``) plus the chosen method's options (``population``, ``sample``, ``cxpb``, ...), which the
+    method validates. ``SearchConfig(method="rea", budget=100, population=20)``; ``cfg.search.population`` reads an
+    option back (None when unset)."""
+
+    ENGINE = ("method", "budget", "generations", "stall_limit", "max_failed_share")
+
+    def __init__(self, method: str = "gptnas", budget: Optional[int] = None, generations: Optional[int] = None,
+                 stall_limit: int = 200, max_failed_share: float = 0.5, **options):
+        self.method, self.budget, self.generations = method, budget, generations
+        self.stall_limit, self.max_failed_share = stall_limit, max_failed_share
+        object.__setattr__(self, "options", dict(options))
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        options = self.__dict__.get("options", {})
+        if name in options:
+            return options[name]
+        from .methods import all_option_names
+        if name in all_option_names():
+            return None
+        raise AttributeError(f"search has no option {name!r}")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self.ENGINE or name == "options":
+            object.__setattr__(self, name, value)
+        else:
+            self.options[name] = value
+
+    def to_dict(self) -> dict:
+        return {**{k: getattr(self, k) for k in self.ENGINE}, **self.options}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SearchConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"SearchConfig({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
 
 
 @dataclass
@@ -76,74 +108,79 @@ class TrainConfig:
 
 
 @dataclass
-class GPTSettings:
-    """Method ``gptnas``: the GPT proposal model and how the search uses it."""
-
-    enabled: bool = True              # false: "NAS without GPT" (same GA, no reconstruction)
-    level: str = "auto"               # token (GPT over the space's tokens) | layer (GPT-NAS's layer GPT + block
-                                      #   classifier; macro space only) | auto (layer for macro, else token)
-    loop: str = "ga"                  # ga (the paper's GA) | rea (regularised evolution, GPT reconstruction as mutation)
-    rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
-    rate_end: float = 0.0
-    temperature: float = 1.0          # sampling temperature over candidate fillings
-    top_k: int | None = None          # keep only the k most likely fillings
-    init: str = "auto"                # initial population: random | gpt (sampled) | auto (gpt when transferring)
-    crossover: str = "gpt"            # gpt (junction repaired by the GPT) | classic
-    transfer_from: str | None = None  # source task: a dataset of the same benchmark table, or a run directory
-    transfer_top: int = 50            # how many of the source's best architectures fine-tune the GPT
-    online: bool = True               # re-fine-tune on this search's elites during the search
-    finetune_every: int = 1           # online fine-tune after every this many populations' worth of new evaluations
-    elites: int = 20                  # architectures in each online fine-tune
-    finetune_epochs: int | None = None  # None: the proposer's default
-    pretrain: dict = field(default_factory=dict)  # overrides of gptnas.gpt.cache.PretrainSettings
-    cache_dir: str | None = None      # pre-trained models (default $GPTNAS_CACHE or ~/.cache/gptnas)
-
-
-@dataclass
 class RunConfig:
-    # The defaults are the embedded default run: GPT-NAS's block-chain space on the built-in digits, real training.
     # Unset (None) values resolve in validate(): with nothing set, the embedded default run — GPT-NAS's block-chain
     # space, real training on the built-in digits; with space nb201 (or fitness benchmark), the NAS-Bench-201
     # table on CIFAR-10.
-    space: str | None = None          # macro, or nb201 when fitness is benchmark
+    space: str | None = None          # macro, nb201, nb101, module:callable; nb201 when fitness is benchmark
     space_options: dict | None = None  # passed to the space (macro: min_blocks, max_blocks, width)
-    dataset: str | None = None        # digits, or cifar10 when fitness is benchmark
-    fitness: str | None = None        # train, or benchmark when space is nb201
+    dataset: str | None = None        # digits, or cifar10 when fitness is benchmark; none for your own fitness
+    fitness: str | None = None        # train, benchmark, proxy:NAME, module:callable
     data: str | None = None           # benchmark release folder or imported .h5 (default: $GPTNAS_DATA)
     seed: int = 0
     out: str | None = None            # run directory (default: runs/<method>-<dataset>-s<seed>)
     workers: int = 1                  # evaluation processes (1 = serial)
     parallel: str | None = None       # serial | process | ray (default: process when workers > 1)
     ray_address: str | None = None    # existing Ray cluster (default $RAY_ADDRESS, else a local one)
-    gpus_per_task: float = 0.0        # Ray: GPUs each evaluation asks for
+    gpus_per_task: float | None = None  # Ray: GPUs each evaluation asks for (None: 1 for training on a GPU cluster)
     threads: int | None = None        # torch CPU threads in this process (None: torch's default)
+    python_path: list = field(default_factory=list)  # folders that module:callable names were imported from
     search: SearchConfig = field(default_factory=SearchConfig)
     gpt: GPTSettings = field(default_factory=GPTSettings)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            d[f.name] = v.to_dict() if isinstance(v, SearchConfig) else \
+                dataclasses.asdict(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, list) else v)
+        return d
+
+    @property
+    def fitness_kind(self) -> str:
+        """``benchmark``, ``train``, ``proxy`` or ``custom`` (a user's own evaluator)."""
+        f = self.fitness or ""
+        return "proxy" if f.startswith("proxy:") else f if f in ("benchmark", "train") else "custom"
+
+
+#: Sections of the tree and the class that reads each.
+_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings, "train": TrainConfig}
 
 
 def from_dict(d: dict[str, Any]) -> RunConfig:
     """Build a config from nested plain data (e.g. YAML), rejecting unknown keys by name."""
-    return _fill(RunConfig, d or {}, "")
-
-
-def _fill(cls, d: dict, where: str):
     if not isinstance(d, dict):
-        raise ConfigError(f"config section {where or 'top level'} must be a mapping, got {type(d).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+        raise ConfigError(f"a run configuration must be a mapping, got {type(d).__name__}")
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
     kwargs = {}
-    for k, v in d.items():
+    for k, v in (d or {}).items():
         if k not in fields:
-            raise ConfigError(f"unknown config key {where + k!r}: valid keys are {', '.join(fields)}")
-        sub = _SECTIONS.get(fields[k].name)
-        kwargs[k] = _fill(sub, v, f"{where}{k}.") if sub and cls is RunConfig else v
-    return cls(**kwargs)
+            raise ConfigError(f"unknown config key {k!r}: valid keys are {', '.join(fields)}")
+        kwargs[k] = make_section(k, v) if k in _SECTIONS else v
+    return RunConfig(**kwargs)
 
 
-_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings, "train": TrainConfig}
+def make_section(name: str, v):
+    """The object of config section ``name`` (``search``, ``gpt``, ``train``) from plain data."""
+    if v is None:
+        v = {}
+    if not isinstance(v, dict):
+        raise ConfigError(f"config section {name} must be a mapping, got {type(v).__name__}")
+    if name == "search":
+        from .methods import all_option_names
+        valid = set(SearchConfig.ENGINE) | all_option_names()
+        bad = sorted(set(v) - valid)
+        if bad:
+            raise ConfigError(f"unknown config key 'search.{bad[0]}': valid keys are {', '.join(sorted(valid))}")
+        return SearchConfig(**v)
+    if name == "gpt":
+        return GPTSettings.from_dict(v)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    bad = sorted(set(v) - names)
+    if bad:
+        raise ConfigError(f"unknown config key '{name}.{bad[0]}': valid keys are {', '.join(sorted(names))}")
+    return TrainConfig(**v)
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
@@ -164,39 +201,67 @@ def set_dotted(d: dict, dotted: str, value) -> None:
     d[last] = value
 
 
-def validate(cfg: RunConfig) -> RunConfig:
-    """Check every value; fill method-dependent defaults. Returns ``cfg`` (modified in place)."""
-    from .search.methods import METHODS
-    from .spaces import SPACES
+def is_object(value) -> bool:
+    """Whether a config value stands for a Python object passed in directly (``python:<name>``)."""
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfig:
+    """Check every value; fill defaults that depend on others. Returns ``cfg`` (modified in place).
+
+    ``space`` / ``evaluate`` / ``method``: objects passed from Python, which ``cfg.space`` / ``cfg.fitness`` /
+    ``cfg.search.method`` stand for (a method object has validated its own options).
+    """
+    from .methods import get_method
 
     s = cfg.search
+    if space is not None and not is_object(cfg.space):
+        cfg.space = PREFIX + str(getattr(space, "name", type(space).__name__))
+    if evaluate is not None and not is_object(cfg.fitness):
+        cfg.fitness = PREFIX + str(getattr(evaluate, "__name__", type(evaluate).__name__))
+    own_space = is_object(cfg.space) or is_import_name(cfg.space)
     if cfg.fitness is None:
         cfg.fitness = "benchmark" if cfg.space in BENCHMARK_DATASETS else "train"
+    kind = cfg.fitness_kind
     if cfg.space is None:
-        cfg.space = "nb201" if cfg.fitness == "benchmark" else "macro"
-    if cfg.dataset is None:
-        cfg.dataset = BENCHMARK_DATASETS[cfg.space][0] if cfg.fitness == "benchmark" and \
+        cfg.space = "nb201" if kind == "benchmark" else "macro"
+    if cfg.dataset is None and kind != "custom":
+        cfg.dataset = BENCHMARK_DATASETS[cfg.space][0] if kind == "benchmark" and \
             cfg.space in BENCHMARK_DATASETS else "digits"
-    if cfg.space not in SPACES:
-        raise ConfigError(f"unknown search space {cfg.space!r}: choose one of {', '.join(sorted(SPACES))}")
-    if cfg.space_options is None:
-        cfg.space_options = dict(DEFAULT_SPACE_OPTIONS.get((cfg.space, cfg.dataset), {}))
-    from .spaces import get_space
-    get_space(cfg.space, cfg.space_options)  # bad options fail here, with the space's own message
-    if s.method not in METHODS:
-        raise ConfigError(f"unknown method {s.method!r}: choose one of {', '.join(sorted(METHODS))}")
-    if cfg.fitness == "benchmark":
+    if is_object(cfg.space):
+        if space is None:
+            raise ConfigError(f"this run searched a space passed from Python ({cfg.space[len(PREFIX):]}): resume it "
+                              "with gptnas.resume(DIR, space=...), or name the space as module:callable")
+        if cfg.space_options:
+            raise ConfigError("space_options are for named spaces: give the options to your space object itself")
+    else:
+        from .spaces import SPACES, get_space
+        if not own_space and cfg.space not in SPACES:
+            raise ConfigError(f"unknown search space {cfg.space!r}: choose one of {', '.join(sorted(SPACES))}, or "
+                              "name your own as module:callable")
+        if cfg.space_options is None:
+            cfg.space_options = dict(DEFAULT_SPACE_OPTIONS.get((cfg.space, cfg.dataset), {}))
+        get_space(cfg.space, cfg.space_options, cfg.python_path)  # bad options fail here, with the space's message
+    if kind == "benchmark":
         allowed = BENCHMARK_DATASETS.get(cfg.space, ())
         if not allowed:
             raise ConfigError(f"space {cfg.space} has no tabular benchmark: use --fitness train or proxy:NAME")
-    elif cfg.fitness == "train" or cfg.fitness.startswith("proxy:"):
+    elif kind in ("train", "proxy"):
         allowed = IMAGE_DATASETS
-        if cfg.fitness.startswith("proxy:"):
+        if kind == "proxy":
             from .evaluators.proxy import parse_proxy_spec
             parse_proxy_spec(cfg.fitness)
+    elif is_import_name(cfg.fitness):
+        import_object(cfg.fitness, "--fitness", cfg.python_path)
+        allowed = None
+    elif is_object(cfg.fitness):
+        if evaluate is None:
+            raise ConfigError(f"this run's fitness was a function passed from Python ({cfg.fitness[len(PREFIX):]}): "
+                              "resume it with gptnas.resume(DIR, evaluate=...), or name it as module:callable")
+        allowed = None
     else:
         raise ConfigError(f"unknown fitness {cfg.fitness!r}: choose one of {', '.join(FITNESSES)}")
-    if cfg.dataset not in allowed:
+    if allowed is not None and cfg.dataset not in allowed:
         raise ConfigError(f"unknown dataset {cfg.dataset!r} for fitness {cfg.fitness}: "
                           f"choose one of {', '.join(allowed)}")
     t = cfg.train
@@ -204,65 +269,87 @@ def validate(cfg: RunConfig) -> RunConfig:
         if getattr(t, k) is None:
             setattr(t, k, v)
     if s.budget is None:
-        s.budget = DEFAULT_BUDGET[cfg.fitness.split(":")[0]]
-    _positive_int(cfg, "train.epochs", t.epochs)
-    _positive_int(cfg, "train.batch_size", t.batch_size)
+        s.budget = DEFAULT_BUDGET[kind]
+    _positive_int("train.epochs", t.epochs)
+    _positive_int("train.batch_size", t.batch_size)
     if t.max_train is not None:
-        _positive_int(cfg, "train.max_train", t.max_train)
-    _positive_int(cfg, "train.num_workers", t.num_workers, allow_zero=True)
+        _positive_int("train.max_train", t.max_train)
+    _positive_int("train.num_workers", t.num_workers, allow_zero=True)
     if not 0 < t.val_fraction < 1:
         raise ConfigError(f"train.val_fraction must be in (0, 1), got {t.val_fraction!r}")
     if not (isinstance(t.fraction, (int, float)) and 0 < t.fraction <= 1
             and (t.fraction == 1 or cfg.dataset == "imagenet")):
         raise ConfigError(f"train.fraction must be in (0, 1], and 1 for datasets other than imagenet; "
                           f"got {t.fraction!r} for {cfg.dataset}")
-    from .search.parallel import BACKENDS
     if cfg.parallel is None:
         cfg.parallel = "process" if cfg.workers > 1 else "serial"
     if cfg.parallel not in BACKENDS:
         raise ConfigError(f"unknown parallel backend {cfg.parallel!r}: choose one of {', '.join(BACKENDS)}")
-    if s.population is None:
-        s.population = DEFAULT_POPULATION.get(s.method, 20)
-    _positive_int(cfg, "seed", cfg.seed, allow_zero=True)
-    _positive_int(cfg, "workers", cfg.workers)
+    if cfg.parallel == "ray" and t.inherit and kind == "train" and (cfg.ray_address or os.environ.get("RAY_ADDRESS")):
+        raise ConfigError("train.inherit keeps trained weights in the run directory, which the other machines of a "
+                          "Ray cluster cannot read: use --parallel process (one machine), or no inheritance")
+    _positive_int("seed", cfg.seed, allow_zero=True)
+    _positive_int("workers", cfg.workers)
     if cfg.threads is not None:
-        _positive_int(cfg, "threads", cfg.threads)
-    for name in ("budget", "population", "sample", "rea_batch", "batch", "tournament", "stall_limit"):
-        _positive_int(cfg, f"search.{name}", getattr(s, name))
-    _positive_int(cfg, "search.elitism", s.elitism, allow_zero=True)
+        _positive_int("threads", cfg.threads)
     if s.generations is not None:
-        _positive_int(cfg, "search.generations", s.generations)
-    for name in ("cxpb", "mutpb"):
-        v = getattr(s, name)
-        if not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise ConfigError(f"search.{name} must be a probability in [0, 1], got {v!r}")
-    g = cfg.gpt
-    if not (0 <= g.rate <= 1 and 0 <= g.rate_end <= 1):
-        raise ConfigError(f"gpt.rate and gpt.rate_end must be in [0, 1], got {g.rate}, {g.rate_end}")
-    if g.loop not in ("ga", "rea"):
-        raise ConfigError(f"gpt.loop must be ga or rea, got {g.loop!r}")
-    if g.level not in ("auto", "token", "layer"):
-        raise ConfigError(f"gpt.level must be auto, token or layer, got {g.level!r}")
-    if g.level == "layer" and cfg.space != "macro":
-        raise ConfigError(f"gpt.level=layer needs the block-chain space (--space macro), not {cfg.space}")
-    if g.init not in ("auto", "random", "gpt"):
-        raise ConfigError(f"gpt.init must be auto, random or gpt, got {g.init!r}")
-    if g.crossover not in ("gpt", "classic"):
-        raise ConfigError(f"gpt.crossover must be gpt or classic, got {g.crossover!r}")
-    if not isinstance(g.temperature, (int, float)) or g.temperature <= 0:
-        raise ConfigError(f"gpt.temperature must be > 0, got {g.temperature!r}")
-    if g.top_k is not None:
-        _positive_int(cfg, "gpt.top_k", g.top_k)
-    for name in ("transfer_top", "finetune_every", "elites"):
-        _positive_int(cfg, f"gpt.{name}", getattr(g, name))
-    if g.transfer_from is not None and g.transfer_from == cfg.dataset:
-        raise ConfigError(f"--transfer-from {g.transfer_from} is the target dataset itself: transfer must come "
+        _positive_int("search.generations", s.generations)
+    for name in ("budget", "stall_limit"):
+        _positive_int(f"search.{name}", getattr(s, name))
+    if isinstance(s.max_failed_share, bool) or not isinstance(s.max_failed_share, (int, float)) \
+            or not 0 <= s.max_failed_share <= 1:
+        raise ConfigError(f"search.max_failed_share must be in [0, 1], got {s.max_failed_share!r}")
+    if cfg.gpt.transfer_from is not None and cfg.gpt.transfer_from == cfg.dataset:
+        raise ConfigError(f"--transfer-from {cfg.gpt.transfer_from} is the target dataset itself: transfer must come "
                           "from another task (e.g. --transfer-from cifar10 while searching imagenet16-120)")
-    if s.elitism >= s.population:
-        raise ConfigError(f"search.elitism ({s.elitism}) must be smaller than the population ({s.population})")
+    cfg.gpt.validate()  # also when another method runs: a bad value is reported, never silently kept
+    # The method validates its own options; the resolved ones are what config.yaml records.
+    if method is not None:
+        s.method = method.name if method.name in _registered() else PREFIX + method.name
+        s.options = {}
+    elif is_object(s.method):
+        raise ConfigError(f"this run used a method object ({s.method[len(PREFIX):]}): resume it with "
+                          "gptnas.resume(DIR, method=...)")
+    else:
+        method = build_method(cfg, get_method(s.method))
+    s.options = {**{k: v for k, v in s.options.items() if k not in method.option_names()},
+                 **method.config_options()}
+    for name, value in method.config_sections().items():
+        setattr(cfg, name, make_section(name, value))
     return cfg
 
 
-def _positive_int(cfg, name, v, allow_zero=False):
+def _registered():
+    from .methods import METHODS
+    return METHODS
+
+
+def build_method(cfg: RunConfig, cls=None):
+    """The method object ``cfg.search`` describes (its options validated by the method)."""
+    from .methods import get_method
+    cls = cls or get_method(cfg.search.method)
+    sections = {name: dataclasses.asdict(getattr(cfg, name)) for name in cls.sections}
+    return cls.from_config(cfg.search.options, sections)
+
+
+def resolve_paths(cfg: RunConfig, base: str | os.PathLike | None = None) -> RunConfig:
+    """Make the run's relative paths absolute (against ``base``, default the working directory), so that a resume
+    from another folder reads the same files: ``data``, ``out``, ``train.data_root``, ``gpt.cache_dir``, and
+    ``gpt.transfer_from`` when it names a folder."""
+    base = Path(base or os.getcwd())
+
+    def absolute(p):
+        return p if p is None or Path(p).expanduser().is_absolute() else str((base / p).resolve())
+
+    cfg.data, cfg.out = absolute(cfg.data), absolute(cfg.out)
+    cfg.train.data_root, cfg.gpt.cache_dir = absolute(cfg.train.data_root), absolute(cfg.gpt.cache_dir)
+    src = cfg.gpt.transfer_from
+    if src is not None and (base / src).is_dir():
+        cfg.gpt.transfer_from = absolute(src)
+    cfg.python_path = [absolute(p) for p in cfg.python_path]
+    return cfg
+
+
+def _positive_int(name, v, allow_zero=False):
     if isinstance(v, bool) or not isinstance(v, int) or v < (0 if allow_zero else 1):
         raise ConfigError(f"{name} must be an integer ≥ {0 if allow_zero else 1}, got {v!r}")

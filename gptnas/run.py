@@ -32,14 +32,16 @@ _FLAGS = {
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
     p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
-    p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201")
+    p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201 | nb101 | "
+                                   "module:callable (your own: a space, or a factory returning one)")
     p.add_argument("--dataset", help="benchmark: cifar10 | cifar100 | imagenet16-120; "
                                      "train/proxy: cifar10 | cifar100 | fashion-mnist | mnist | digits | imagenet (--dataset-dir)")
     p.add_argument("--dataset-dir", dest="dataset_dir", metavar="DIR", help="image dataset directory (train/proxy)")
     p.add_argument("--epochs", type=int, help="train: epochs per candidate (default 6; 4 on digits)")
     p.add_argument("--device", help="train: auto | cpu | cuda | cuda:N")
     p.add_argument("--fitness", help="benchmark (tabular validation accuracy) | train (train each candidate) | "
-                                     "proxy:NAME[+NAME] (zero-cost proxy, e.g. proxy:synflow+nwot)")
+                                     "proxy:NAME[+NAME] (zero-cost proxy, e.g. proxy:synflow+nwot) | "
+                                     "module:callable (your own: a function arch -> fitness, or a class)")
     p.add_argument("--data", metavar="PATH",
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
     p.add_argument("--method", help="gptnas (default) | random | rea | ga")
@@ -80,7 +82,9 @@ def config_from_args(args):
     cfg = validate(from_dict(d))
     if not cfg.out:  # a fresh directory each time: the default never touches an earlier run
         from pathlib import Path
-        base = f"runs/{cfg.search.method}-{cfg.space}-{cfg.dataset}-s{cfg.seed}"
+        space = cfg.space.split(":")[-1].split(".")[-1]  # mypkg.spaces:make_space -> make_space
+        target = f"-{cfg.dataset}" if cfg.dataset else ""
+        base = f"runs/{cfg.search.method}-{space}{target}-s{cfg.seed}"
         cfg.out, n = base, 1
         while Path(cfg.out).exists() and not args.overwrite:
             n += 1

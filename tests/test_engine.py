@@ -135,7 +135,7 @@ def test_generation_cap_and_stall_stop():
     st = run_in_memory(cfg("ga", budget=10_000, generations=3), evaluator=Synthetic())
     assert st.status == "generations" and st.generation == 3
     # operators that can only reproduce one architecture: the search stops instead of spinning
-    from gptnas.search.types import make_individual
+    from gptnas.core.types import make_individual
     p = prepare(cfg("rea", budget=50, stall_limit=5), evaluator=Synthetic())
     p.toolbox.register("individual", lambda: make_individual([0] * 6))
     p.toolbox.register("mutate", lambda ind: (ind,))

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from gptnas.encodings.layers import encode
-from gptnas.gpt.finetune_corpus import (CORPUS_PATH, finetune_token_sequences, load_finetune_corpus,
+from gptnas.methods.gptnas.finetune_corpus import (CORPUS_PATH, finetune_token_sequences, load_finetune_corpus,
                                         read_corpus_lines)
 
 EXPECTED = (

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gptnas.errors import ConfigError
-from gptnas.gpt import (GPTConfig, GPTProposer, PretrainSettings, TrainSettings, CorpusSettings, Vocab,
+from gptnas.lm import (GPTConfig, GPTProposer, PretrainSettings, TrainSettings, CorpusSettings, Vocab,
                         cache_key, pretrained_proposer, sample_architectures, to_sequences, top_architectures)
 from gptnas.spaces import END, CategoricalSequenceSpace, NB201Space, SearchSpace
 

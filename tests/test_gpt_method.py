@@ -32,7 +32,7 @@ def test_gptnas_records_gpt_proposals_and_is_reproducible(nb201_dir, cache):
     assert [r["arch"] for r in a.archive.rows] == [r["arch"] for r in b.archive.rows]
     origins = [r["origin"] for r in a.archive.rows]
     assert a.evaluations == 40 and origins.count("gpt") >= 10
-    assert "gpt_weights" in a.method_state and "gpt_pretrain_key" in a.method_state
+    assert "gpt_weights" in a.learner_states["gpt"] and "gpt_pretrain_key" in a.learner_states["gpt"]
 
 
 def test_transfer_from_a_source_task_puts_good_architectures_first(nb201_dir, cache):
@@ -43,7 +43,7 @@ def test_transfer_from_a_source_task_puts_good_architectures_first(nb201_dir, ca
                                    transfer_from="cifar10", finetune_epochs=40)) for s in range(3)]
     mean_fit = lambda runs: np.mean([r["fitness"] for st in runs for r in st.archive.rows])
     assert mean_fit(transfer) > mean_fit(plain) + 5
-    assert transfer[0].method_state["gpt_transfer"] == {"source": "cifar10", "n": 50}
+    assert transfer[0].learner_states["gpt"]["gpt_transfer"] == {"source": "cifar10", "n": 50}
 
 
 def run_cli(*args, env=None):

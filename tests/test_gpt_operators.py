@@ -6,7 +6,7 @@ import random
 import pytest
 from deap import algorithms, base, creator, tools
 
-from gptnas.gpt import GPTConfig, GPTProposer, TrainSettings, sample_architectures
+from gptnas.lm import GPTConfig, GPTProposer, TrainSettings, sample_architectures
 from gptnas.operators.gpt_crossover import cx_gpt_repair
 from gptnas.operators.gpt_init import init_gpt_population
 from gptnas.operators.gpt_toolbox import register_gpt_operators
@@ -53,9 +53,9 @@ class ChainSpace(SearchSpace):
 
 
 def _individual_type():
-    """The engine's individual type (gptnas.search.types) if present, else a local creator type."""
+    """The engine's individual type (gptnas.core.types) if present, else a local creator type."""
     try:
-        from gptnas.search.types import Individual as engine_type
+        from gptnas.core.types import Individual as engine_type
         return engine_type
     except ImportError:
         pass

@@ -12,8 +12,8 @@ import torch
 from gptnas.config import GPTSettings, RunConfig, SearchConfig
 from gptnas.encodings.layers import decode, encode, trace_layers
 from gptnas.evaluators.base import EvalResult, Evaluator
-from gptnas.gpt.layer_proposer import LayerGPTProposer, chain_tokens, pretrained_layer_proposer
-from gptnas.models.blocks import BLOCK_TYPES, build_block
+from gptnas.methods.gptnas.layer_proposer import LayerGPTProposer, chain_tokens, pretrained_layer_proposer
+from gptnas.spaces.macro.blocks import BLOCK_TYPES, build_block
 from gptnas.search.driver import run_in_memory
 from gptnas.spaces import MacroSpace, get_space
 
@@ -134,7 +134,7 @@ def test_the_classifier_learned_which_block_a_layer_begins(proposer):
     arch = [12] * 5 + [9] + [12] * 4  # BatchNorm ×5, InvertedResidual, BatchNorm ×4
     parts = sp.block_layers(arch, (1, 8, 8))
     ctx = [proposer.vocab.bos_id] + proposer.ids([t for p in parts[:6] for t in p])
-    from gptnas.gpt.block_classifier import left_pad
+    from gptnas.methods.gptnas.block_classifier import left_pad
     x = left_pad([ctx], proposer.settings.window, proposer.vocab.pad_id)
     first = torch.tensor(proposer.ids(parts[6][:1]))
     assert int(proposer.classifier(x, first).argmax()) == 9
@@ -173,7 +173,7 @@ class BlockCount(Evaluator):
 def mcfg(cache, **gpt):
     return RunConfig(space="macro", space_options={"width": 8}, dataset="digits", fitness="train", seed=3,
                      search=SearchConfig(method="gptnas", budget=30, population=10),
-                     gpt=GPTSettings(pretrain=TINY, cache_dir=cache, **gpt))
+                     gpt=GPTSettings(layer_gpt=TINY, cache_dir=cache, **gpt))
 
 
 def test_gptnas_on_the_chain_space_uses_the_layer_gpt_and_the_switch_turns_it_off(cache, proposer):
@@ -181,8 +181,8 @@ def test_gptnas_on_the_chain_space_uses_the_layer_gpt_and_the_switch_turns_it_of
     off = run_in_memory(mcfg(cache, enabled=False), evaluator=BlockCount())
     on_origins = [r["origin"] for r in on.archive.rows]
     assert on.evaluations == off.evaluations == 30
-    assert on_origins.count("gpt") >= 5 and "gpt_weights" in on.method_state
-    assert "gpt" not in [r["origin"] for r in off.archive.rows] and "gpt_weights" not in off.method_state
+    assert on_origins.count("gpt") >= 5 and "gpt_weights" in on.learner_states["gpt"]
+    assert "gpt" not in [r["origin"] for r in off.archive.rows] and "gpt" not in off.learner_states
     again = run_in_memory(mcfg(cache), evaluator=BlockCount())
     assert [r["arch"] for r in again.archive.rows] == [r["arch"] for r in on.archive.rows]
 
@@ -236,7 +236,7 @@ def test_weight_inheritance_trains_only_new_blocks_or_only_batchnorm(tmp_path):
     """GPT-NAS's acceleration: a child starts from its parent's trained weights and trains only what is new."""
     from gptnas.evaluators.inherit import load_weights
     from gptnas.evaluators.training import TrainingEvaluator
-    from gptnas.search.types import Candidate
+    from gptnas.core.types import Candidate
     sp = MacroSpace(width=8)
     ev = TrainingEvaluator(sp, "digits", epochs=1, batch_size=64, device="cpu", weights_dir=str(tmp_path))
     parent = [6, 7, 12, 13, 0, 1, 9, 10, 3, 14]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import gptnas.evaluators.training as training
+from gptnas.evaluators.training import placement
 from gptnas.datasets import make_splits
 from gptnas.datasets.mapped import MappedImages
 from gptnas.evaluators.training import TrainingEvaluator
@@ -84,26 +84,26 @@ def test_streamed_training_equals_training_on_resident_data(npy, monkeypatch, nu
     assert mapped.mapped and isinstance(mapped.test[0], torch.Tensor)   # a sliced memmap is read in
     resident = TrainingEvaluator(TinySpace(), mem, **FAST).evaluate([0, 0])
     placed = []
-    real_place = training.DeviceData.place
-    monkeypatch.setattr(training.DeviceData, "place",
-                        classmethod(lambda cls, s, d, r: placed.append(r) or real_place(s, d, r)))
-    monkeypatch.setattr(training, "_fits", lambda nbytes, device: False)  # as if the images filled the device
+    real_place = placement.DeviceData.place
+    monkeypatch.setattr(placement.DeviceData, "place",
+                        classmethod(lambda cls, s, d, r, test=True: placed.append(r) or real_place(s, d, r, test)))
+    monkeypatch.setattr(placement, "fits", lambda nbytes, device: False)  # as if the images filled the device
     streamed = TrainingEvaluator(TinySpace(), mapped, **FAST, num_workers=num_workers).evaluate([0, 0])
     assert placed == [False]                       # streamed from the file, not copied to the device
     assert streamed.failed is None and same(streamed, resident)
-    monkeypatch.setattr(training, "_fits", lambda nbytes, device: True)   # fits: read in and kept on the device
+    monkeypatch.setattr(placement, "fits", lambda nbytes, device: True)   # fits: read in and kept on the device
     placed.clear()
     assert same(TrainingEvaluator(TinySpace(), mapped, **FAST).evaluate([0, 0]), resident) and placed == [True]
 
 
 def test_fits_compares_with_half_of_the_available_host_memory(monkeypatch):
     cpu = torch.device("cpu")
-    monkeypatch.setattr(training, "_host_available", lambda: 8 * 2**30)
-    assert training._fits(4 * 2**30, cpu) and not training._fits(4 * 2**30 + 1, cpu)
-    monkeypatch.setattr(training, "_host_available", lambda: None)   # unknown: treated like in-memory data
-    assert training._fits(2**60, cpu)
+    monkeypatch.setattr(placement, "host_available", lambda: 8 * 2**30)
+    assert placement.fits(4 * 2**30, cpu) and not placement.fits(4 * 2**30 + 1, cpu)
+    monkeypatch.setattr(placement, "host_available", lambda: None)   # unknown: treated like in-memory data
+    assert placement.fits(2**60, cpu)
     monkeypatch.undo()
-    assert training._host_available() > 0
+    assert placement.host_available() > 0
 
 
 def test_placement_is_decided_once_not_per_evaluation(npy, monkeypatch):
@@ -111,7 +111,39 @@ def test_placement_is_decided_once_not_per_evaluation(npy, monkeypatch):
     path, x, y = npy
     mapped = make_splits("m", np.load(path, mmap_mode="c"), y, x[:60], y[:60], 10, val_fraction=0.2)
     answers = iter([True, False, False])
-    monkeypatch.setattr(training, "_fits", lambda nbytes, device: next(answers))
+    monkeypatch.setattr(placement, "fits", lambda nbytes, device: next(answers))
     ev = TrainingEvaluator(TinySpace(), mapped, **FAST)
     first = ev.data()
     assert first.resident and ev.data() is first and ev.evaluate([0, 0]).failed is None and ev.data() is first
+
+
+def test_chunked_copy_goes_through_one_small_buffer(npy):
+    """The GPU copy path (exercised here with a CPU target): rows arrive a chunk at a time through one staging
+    buffer, so the host never holds a second full copy of the split."""
+    path, x, y = npy
+    m = MappedImages.open(path)
+    out = torch.empty(tuple(m.shape), dtype=m.dtype)
+    row = out[0].numel()
+    staging = torch.zeros(3 * row, dtype=torch.uint8)
+    syncs = []
+    placement.copy_in_chunks(m, out, staging, rows=3, sync=lambda: syncs.append(1))
+    assert torch.equal(out, torch.from_numpy(np.asarray(x))) and len(syncs) == -(-len(out) // 3)
+    labels = torch.as_tensor(y)
+    out_y = torch.empty_like(labels)
+    placement.copy_in_chunks(labels, out_y, torch.zeros(5 * 8, dtype=torch.uint8), rows=5)
+    assert torch.equal(out_y, labels)
+
+
+def test_the_test_split_is_placed_only_when_test_accuracy_is_reported():
+    ev = TrainingEvaluator(TinySpace(), "digits", **{**FAST, "report_test": False})
+    assert ev.data().test is None and ev.evaluate([0, 0]).test is None
+    on = TrainingEvaluator(TinySpace(), "digits", **FAST)
+    assert on.data().test is not None and on.evaluate([0, 0]).test is not None
+
+
+def test_workers_sharing_a_host_each_count_only_their_share(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(placement, "host_available", lambda: 8 * 2**30)
+    assert placement.fits(4 * 2**30, cpu)
+    monkeypatch.setenv(placement.SHARERS_ENV, "4")
+    assert not placement.fits(4 * 2**30, cpu) and placement.fits(2**30, cpu)

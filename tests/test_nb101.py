@@ -236,11 +236,12 @@ def test_mutation_gives_a_different_valid_cell(space, sampled):
 def test_registered_and_module_imports_stay_light():
     assert SPACES["nb101"] is NB101Space and isinstance(get_space("nb101"), NB101Space)
     # torch and numpy only inside functions, so that importing the space costs nothing
-    tree = ast.parse(Path(nb101.__file__).read_text())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    names = {a.name.split(".")[0] for n in top for a in n.names} | {(n.module or "").split(".")[0] for n in top
-                                                                    if isinstance(n, ast.ImportFrom)}
-    assert top and not names & {"torch", "numpy"}
+    for path in Path(nb101.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name.split(".")[0] for n in top for a in n.names} | {(n.module or "").split(".")[0] for n in top
+                                                                        if isinstance(n, ast.ImportFrom)}
+        assert top and not names & {"torch", "numpy"}, path
 
 
 # Networks -----------------------------------------------------------------------------------------------------------

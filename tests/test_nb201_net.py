@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from gptnas.encodings import nb201 as enc
-from gptnas.models.cost import count_params, measure_cost
-from gptnas.models.nb201_net import NB201Network, nb201_flops, nb201_param_count
+from gptnas.evaluators.cost import count_params, measure_cost
+from gptnas.spaces.nb201.network import NB201Network, nb201_flops, nb201_param_count
 from gptnas.spaces.nb201 import NB201Space
 
 CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 120}
@@ -94,7 +94,7 @@ def test_flops_and_params_match_nats_fixture(nb201_dir):
 
 
 def test_naslib_flops_follow_documented_rule(zc):
-    # gptnas.models.cost docstring: NASLib (tensorwatch) also counts BN x2, ReLU x1, pooling k^2 per element
+    # gptnas.evaluators.cost docstring: NASLib (tensorwatch) also counts BN x2, ReLU x1, pooling k^2 per element
     for ds, nc, hw, const in (("cifar10", 10, 32, 160_832), ("cifar100", 100, 32, 160_832),
                               ("ImageNet16-120", 120, 16, 40_512)):
         edge_elems = 5 * 16 * hw * hw * 7 // 4  # one edge's outputs over the 15 cells

@@ -85,3 +85,76 @@ def test_ray_local_cluster_gives_the_serial_archive(monkeypatch):
     assert archive(par) == archive(serial)
     import json
     assert os.getpid() not in {json.loads(r["extras"])["pid"] for r in par.archive.rows}
+
+
+class Reports(Evaluator):
+    """What a worker sees: its CUDA_VISIBLE_DEVICES, how the run's device reads there, and how many share it."""
+
+    def __init__(self, device="auto"):
+        self.device = device
+
+    def evaluate(self, arch):
+        from gptnas.core.devices import SHARERS_ENV, local_device
+        time.sleep(0.05)  # both workers get work
+        return EvalResult(float(sum(arch)), {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                                             "device": local_device(self.device),
+                                             "sharers": os.environ.get(SHARERS_ENV)})
+
+
+def test_worker_gpu_plan_pins_cuda_k_to_one_gpu_and_spreads_auto():
+    from gptnas.core.devices import worker_gpus
+    assert worker_gpus("cuda:1", [0, 1, 2], 4) == [1, 1, 1, 1]
+    assert worker_gpus("cuda:1", [4, 6], 2) == [6, 6]     # K counts the visible devices, as torch does
+    assert worker_gpus("auto", [0, 1], 3) == [0, 1, 0] == worker_gpus("cuda", [0, 1], 3)
+    assert worker_gpus("auto", [0], 2) == [None, None] == worker_gpus("cpu", [0, 1], 2) == worker_gpus("auto", [], 2)
+
+
+def test_pinned_workers_read_cuda_k_as_their_own_gpu(monkeypatch):
+    """A fake two-GPU machine (no CUDA here): --workers 2 --device cuda:1 pins both workers to GPU 1, where the
+    run's cuda:1 is cuda:0; with auto each worker gets its own GPU; each knows how many share its device."""
+    from gptnas.search.engine import TimedEvaluate
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    for device, visible, sharers in (("cuda:1", {"1"}, {"2"}), ("auto", {"0", "1"}, {"1"})):
+        pm = ProcessMap(2, device=device)
+        try:
+            out = pm(TimedEvaluate(Reports(device)), [[i] * 6 for i in range(8)])
+        finally:
+            pm.close()
+        extras = [r.extras for r, _ in out]
+        assert {e["visible"] for e in extras} == visible and {e["sharers"] for e in extras} == sharers
+        assert {e["device"] for e in extras} == ({"cuda:0"} if device.startswith("cuda") else {"auto"})
+
+
+class NeedsData(Evaluator):
+    def evaluate(self, arch):
+        from gptnas.errors import DataError
+        raise DataError("dataset files missing in /nowhere: pass --dataset-dir DIR")
+
+
+def test_ray_asks_a_gpu_per_training_task_on_a_gpu_cluster_and_passes_user_errors_as_one_line(monkeypatch):
+    ray = pytest.importorskip("ray")
+    from gptnas.errors import DataError
+    from gptnas.search.engine import TimedEvaluate
+    from gptnas.search.parallel import RayMap
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False)  # declared GPUs: none exist
+    try:
+        training = RayMap(wants_gpu=True)
+        out = training(TimedEvaluate(Reports("cuda:1")), [[i] * 6 for i in range(4)])
+        assert training.num_gpus == 1.0
+        assert {r.extras["visible"] for r, _ in out} <= {"0", "1"} and {r.extras["device"] for r, _ in out} == {"cuda:0"}
+        proxies = RayMap(wants_gpu=False)
+        out = proxies(TimedEvaluate(Reports()), [[0] * 6])
+        assert proxies.num_gpus == 0.0
+        with pytest.raises(DataError, match="dataset files missing"):
+            RayMap()(TimedEvaluate(NeedsData()), [[0] * 6])
+    finally:
+        ray.shutdown()
+
+
+def test_inheritance_is_refused_on_a_remote_ray_cluster():
+    from gptnas.config import TrainConfig, validate
+    c = RunConfig(space="macro", dataset="digits", fitness="train", parallel="ray", ray_address="10.0.0.1:6379",
+                  train=TrainConfig(inherit=True), search=SearchConfig(method="rea"))
+    with pytest.raises(ConfigError, match="other machines of a Ray cluster cannot read"):
+        validate(c)

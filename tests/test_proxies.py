@@ -16,7 +16,7 @@ from gptnas.errors import ConfigError
 from gptnas.evaluators.base import EvalResult
 from gptnas.evaluators.proxies import LOG_ZERO, PROXIES, ReferenceScale, rank_average, reference_ensemble, score_proxy
 from gptnas.evaluators.proxy import ProxyEvaluator, parse_proxy_spec, random_batch
-from gptnas.models.nb201_net import NB201Network, nb201_param_count
+from gptnas.spaces.nb201.network import NB201Network, nb201_param_count
 from gptnas.spaces.nb201 import NB201Space
 
 SHAPE = (3, 16, 16)  # small inputs keep every proxy well under a second on a CPU

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-import gptnas.evaluators.training as training
+import gptnas.evaluators.training.evaluator as training
 from gptnas.datasets import make_splits
 from gptnas.errors import ConfigError, DataError
 from gptnas.evaluators.base import WORST_FITNESS

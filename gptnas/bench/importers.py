@@ -56,6 +56,7 @@ import numpy as np
 
 from .. import __version__
 from ..encodings import nb201 as enc
+from ..core.paths import default_cache_dir
 from ..errors import DataError
 from .table import DATASETS, FORMAT_VERSION, BenchTable, canonical_dataset, empty_columns
 
@@ -488,10 +489,19 @@ def import_release(paths) -> BenchTable:
     return merged
 
 
-def default_cache_dir() -> Path:
-    """``$GPTNAS_CACHE`` or ``~/.cache/gptnas``."""
-    env = os.environ.get("GPTNAS_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "gptnas"
+DATA_ENV = "GPTNAS_DATA"
+
+
+def resolve_benchmark_path(data: str | None, space: str) -> Path:
+    """The benchmark path from ``--data`` or ``$GPTNAS_DATA``; a folder holding ``<space>/`` is descended into."""
+    raw = data or os.environ.get(DATA_ENV)
+    if not raw:
+        raise DataError(f"no benchmark data given: pass --data PATH (a {space} release folder or a table made by "
+                        f"'python -m gptnas.bench import') or set {DATA_ENV}")
+    p = Path(raw).expanduser()
+    if not p.exists():
+        raise DataError(f"benchmark data not found at {p}: pass --data PATH or set {DATA_ENV}")
+    return p / space if (p / space).is_dir() else p
 
 
 def cache_key(src: Sources) -> str:

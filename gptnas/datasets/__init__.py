@@ -12,16 +12,28 @@ reported.
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from ..errors import ConfigError
-from .splits import Size, Splits, make_splits, random_crop_flip
 
-#: Canonical names → (loader kind, classes, CIFAR-style augmentation). ImageNet's 1000 is nominal: ``load_dataset``
-#: takes its class count from the class folders of ``train/`` (1000 for ImageNet, fewer for a subset or a test tree).
-DATASETS = {"cifar10": ("cifar", 10, True), "cifar100": ("cifar", 100, True),
-            "fashion-mnist": ("idx", 10, False), "mnist": ("idx", 10, False), "digits": ("digits", 10, False),
-            "imagenet": ("imagefolder", 1000, True)}
+class DatasetInfo(NamedTuple):
+    """The facts of one dataset: how it is loaded, its classes, whether training augments it (CIFAR's crop and
+    flip), and the ``(C, H, W)`` shape the networks see. The one registry of these facts."""
+
+    kind: str
+    classes: int
+    augment: bool
+    shape: tuple[int, int, int]
+
+
+#: Canonical names → facts. ImageNet's 1000 classes are nominal: ``load_dataset`` takes its class count from the
+#: class folders of ``train/`` (1000 for ImageNet, fewer for a subset or a test tree).
+DATASETS = {"cifar10": DatasetInfo("cifar", 10, True, (3, 32, 32)),
+            "cifar100": DatasetInfo("cifar", 100, True, (3, 32, 32)),
+            "fashion-mnist": DatasetInfo("idx", 10, False, (1, 28, 28)),
+            "mnist": DatasetInfo("idx", 10, False, (1, 28, 28)),
+            "digits": DatasetInfo("digits", 10, False, (1, 8, 8)),
+            "imagenet": DatasetInfo("imagefolder", 1000, True, (3, 224, 224))}
 ALIASES = {"cifar-10": "cifar10", "cifar-100": "cifar100", "fashion_mnist": "fashion-mnist",
            "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "imagenet-1k": "imagenet",
            "imagenet1k": "imagenet"}
@@ -46,7 +58,7 @@ def load_raw(name: str, root: Union[str, os.PathLike, None] = None, download: bo
     ``progress``: see :func:`.imagefolder.load_imagefolder`).
     """
     key = canonical_name(name)
-    kind, classes, _ = DATASETS[key]
+    kind, classes = DATASETS[key].kind, DATASETS[key].classes
     if kind == "cifar":
         from .cifar import load_cifar
         return load_cifar(classes, root, download=download, **kw)
@@ -69,8 +81,8 @@ def load_raw(name: str, root: Union[str, os.PathLike, None] = None, download: bo
 
 
 def load_dataset(name: str, root: Union[str, os.PathLike, None] = None, val_fraction: float = 0.1, seed: int = 0,
-                 download: bool = False, resize: Size = None, channels: Optional[int] = None,
-                 **kw) -> Splits:
+                 download: bool = False, resize=None, channels: Optional[int] = None,
+                 **kw) -> "Splits":
     """Load ``name`` and split it: see :class:`Splits`.
 
     Args:
@@ -90,8 +102,10 @@ def load_dataset(name: str, root: Union[str, os.PathLike, None] = None, val_frac
     Raises :class:`~gptnas.errors.DataError` when files are missing or corrupt (naming folder and files),
     :class:`~gptnas.errors.ConfigError` for a bad name or setting.
     """
+    from .splits import make_splits
+
     key = canonical_name(name)
-    kind, classes, augment = DATASETS[key]
+    kind, classes, augment = DATASETS[key][:3]
     fraction = kw.pop("fraction", 1.0)
     if kind == "imagefolder":
         side = resize if resize is not None else IMAGENET_SIZE
@@ -114,5 +128,25 @@ def load_dataset(name: str, root: Union[str, os.PathLike, None] = None, val_frac
                        channels=channels, augment=augment)
 
 
-__all__ = ["ALIASES", "DATASETS", "IMAGENET_SIZE", "Splits", "canonical_name", "load_dataset", "load_raw",
+_SPLITS_NAMES = ("Size", "Splits", "make_splits", "random_crop_flip")
+
+
+def __getattr__(name: str):
+    # torch is imported only when splits are needed: the registry above is read by config validation
+    if name in _SPLITS_NAMES:
+        from . import splits
+        return getattr(splits, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def input_shape(name: str) -> tuple[int, int, int]:
+    """``(C, H, W)`` of a dataset's images as the networks see them."""
+    return DATASETS[canonical_name(name)].shape
+
+
+def num_classes(name: str) -> int:
+    return DATASETS[canonical_name(name)].classes
+
+
+__all__ = ["input_shape", "num_classes", "ALIASES", "DATASETS", "DatasetInfo", "IMAGENET_SIZE", "Splits", "canonical_name", "load_dataset", "load_raw",
            "make_splits", "random_crop_flip"]

@@ -1,27 +1,19 @@
-"""Build the evaluator a run config asks for (``--fitness``)."""
+"""Build the evaluator a run's settings ask for (``--fitness``).
+
+``cfg`` is any object with the run config's fields (``fitness``, ``dataset``, ``space``, ``data``, ``seed``,
+``train``); this module does not import the config module, which sits above it.
+"""
 from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
+from ..bench import BENCHMARK_DATASETS, DATA_ENV, resolve_benchmark_path
+from ..datasets import DATASETS
 from ..errors import DataError
 from .base import Evaluator
 
-DATA_ENV = "GPTNAS_DATA"
 log = logging.getLogger(__name__)
-
-
-def resolve_benchmark_path(data: str | None, space: str) -> Path:
-    """The benchmark path from ``--data`` or ``$GPTNAS_DATA``; a folder holding ``<space>/`` is descended into."""
-    raw = data or os.environ.get(DATA_ENV)
-    if not raw:
-        raise DataError(f"no benchmark data given: pass --data PATH (a {space} release folder or a table made by "
-                        f"'python -m gptnas.bench import') or set {DATA_ENV}")
-    p = Path(raw).expanduser()
-    if not p.exists():
-        raise DataError(f"benchmark data not found at {p}: pass --data PATH or set {DATA_ENV}")
-    return p / space if (p / space).is_dir() else p
 
 
 def build_evaluator(cfg, space, weights_dir=None, **train_options) -> Evaluator:
@@ -49,8 +41,6 @@ def build_evaluator(cfg, space, weights_dir=None, **train_options) -> Evaluator:
 def with_benchmark_report(cfg, ev: Evaluator) -> Evaluator:
     """``ev``, reporting the benchmark's test accuracy of each architecture when the run's space and dataset have a
     table and benchmark data is given (``--data`` / ``$GPTNAS_DATA``); ``ev`` itself otherwise. Never fitness."""
-    from ..config import BENCHMARK_DATASETS
-
     if cfg.dataset not in BENCHMARK_DATASETS.get(cfg.space, ()):
         return ev
     if not (cfg.data or os.environ.get(DATA_ENV)):
@@ -88,6 +78,5 @@ def build_proxy_evaluator(cfg, space, batch_size: int = 64) -> Evaluator:
     return ev
 
 
-#: (channels, height, width, classes) of each image dataset.
-IMAGE_SHAPES = {"cifar10": (3, 32, 32, 10), "cifar100": (3, 32, 32, 100), "fashion-mnist": (1, 28, 28, 10),
-                "mnist": (1, 28, 28, 10), "digits": (1, 8, 8, 10), "imagenet": (3, 224, 224, 1000)}
+#: (channels, height, width, classes) of each image dataset (from the one registry, gptnas.datasets.DATASETS).
+IMAGE_SHAPES = {name: (*info.shape, info.classes) for name, info in DATASETS.items()}

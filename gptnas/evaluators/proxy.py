@@ -20,8 +20,9 @@ from typing import Callable, Optional, Sequence, Union
 
 import torch
 
+from ..core.rng import seeded
 from ..errors import ConfigError, GptnasError
-from ..models.cost import measure_cost
+from .cost import measure_cost
 from .base import EvalResult, Evaluator
 from .proxies import PROXIES, ReferenceScale, get_proxy, reference_ensemble, score_proxy
 from .proxies.ensemble import ensemble_scale
@@ -125,8 +126,7 @@ class ProxyEvaluator(Evaluator):
 
     def build(self, arch: Sequence[int]) -> torch.nn.Module:
         """The untrained network of ``arch``, initialised from ``seed`` (global RNG state left untouched)."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        with seeded(self.seed):
             return self.space.to_module(list(arch), self.input_shape, self.num_classes)
 
     # Scores --------------------------------------------------------------------------------------------------

@@ -5,17 +5,19 @@ the child is least supported by evidence: they were chosen in the context of a d
 cell, the edges on either side of the cut connect sub-graphs that come from different parents), and in spaces
 with a real grammar the splice can be invalid outright. So after the splice the GPT regenerates the two positions
 at the junction, plus every position where the child breaks the grammar, conditioned on all the other tokens of
-the child (whole-candidate scoring, see :mod:`gptnas.gpt.proposer`). The child keeps each parent's half intact
+the child (whole-candidate scoring, see :mod:`gptnas.lm.proposer`). The child keeps each parent's half intact
 away from the cut, so crossover still mixes building blocks, while the seam becomes one the model finds likely.
 A child that no filling can make valid keeps the genome of the parent whose prefix it has.
 """
 from __future__ import annotations
 
 import random
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
-from ..gpt.proposer import GPTProposer
 from ..spaces.base import SearchSpace
+
+if TYPE_CHECKING:  # the proposer pulls in torch: only for type hints
+    from ..lm.proposer import GPTProposer
 
 
 def _invalid_positions(space: SearchSpace, tokens: Sequence[str]) -> list[int]:
@@ -28,7 +30,7 @@ def _invalid_positions(space: SearchSpace, tokens: Sequence[str]) -> list[int]:
     return bad
 
 
-def cx_gpt_repair(ind1, ind2, proposer: GPTProposer, space: SearchSpace, rng: random.Random,
+def cx_gpt_repair(ind1, ind2, proposer: "GPTProposer", space: SearchSpace, rng: random.Random,
                   temperature: float = 1.0, top_k: Optional[int] = None):
     """DEAP crossover: one-point crossover on the token sequences, then GPT regeneration of the junction.
 

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from ..gpt.proposer import GPTProposer
+if TYPE_CHECKING:  # the proposer pulls in torch: only for type hints
+    from ..lm.proposer import GPTProposer
+
 
 log = logging.getLogger(__name__)
 
 
-def init_gpt_population(container, proposer: GPTProposer, n: int, rng: random.Random, temperature: float = 1.0,
+def init_gpt_population(container, proposer: "GPTProposer", n: int, rng: random.Random, temperature: float = 1.0,
                         top_k: Optional[int] = None, unique: bool = True, max_rounds: int = 20) -> list:
     """``n`` individuals of type ``container`` sampled from the GPT (batched), each with ``origin = "gpt"``.
 

@@ -2,23 +2,25 @@
 from __future__ import annotations
 
 import random
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from ..gpt.proposer import GPTProposer
 from ..spaces.base import SearchSpace
 from .gpt_crossover import cx_gpt_repair
 from .gpt_init import init_gpt_population
 from .reconstruct import Rate, mut_gpt_reconstruct, reconstruct_many
 from .schedule import LinearDecay
 
+if TYPE_CHECKING:  # the proposer pulls in torch: only for type hints
+    from ..lm.proposer import GPTProposer
 
-def _population(n: int, container, proposer: GPTProposer, rng: random.Random, temperature: float,
+
+def _population(n: int, container, proposer: "GPTProposer", rng: random.Random, temperature: float,
                 top_k: Optional[int], unique: bool) -> list:
     # n first so that toolbox.population_gpt(50) works like DEAP's toolbox.population(n=50).
     return init_gpt_population(container, proposer, n, rng, temperature, top_k, unique)
 
 
-def register_gpt_operators(toolbox, space: SearchSpace, proposer: GPTProposer, rng: random.Random,
+def register_gpt_operators(toolbox, space: SearchSpace, proposer: "GPTProposer", rng: random.Random,
                            rate: Optional[Rate] = None, temperature: float = 1.0, top_k: Optional[int] = None,
                            container=None, unique: bool = True) -> Rate:
     """Register ``mutate`` (:func:`mut_gpt_reconstruct`), ``mate`` (:func:`cx_gpt_repair`),
@@ -26,13 +28,13 @@ def register_gpt_operators(toolbox, space: SearchSpace, proposer: GPTProposer, r
 
     Args:
         rate: elimination rate, a float or a schedule; default ``LinearDecay(0.4, 0.0)``.
-        container: individual type for ``population_gpt``; default :data:`gptnas.search.types.Individual`.
+        container: individual type for ``population_gpt``; default :data:`gptnas.core.types.Individual`.
     Returns:
         the rate/schedule, so the engine can call ``update(progress)`` on it each generation.
     """
     rate = LinearDecay() if rate is None else rate
     if container is None:
-        from ..search.types import Individual as container  # the engine's creator type
+        from ..core.types import Individual as container  # the engine's creator type
     toolbox.register("mutate", mut_gpt_reconstruct, proposer=proposer, rng=rng, rate=rate,
                      temperature=temperature, top_k=top_k)
     toolbox.register("mutate_many", reconstruct_many, proposer=proposer, rng=rng, rate=rate,

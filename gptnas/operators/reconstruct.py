@@ -2,14 +2,16 @@
 
 Each token position is eliminated independently with probability ``r`` (a float, or a zero-argument callable
 such as :class:`~gptnas.operators.schedule.LinearDecay` for the paper's ``r = 0.4 (1 - t/T)``); the proposer
-regenerates the eliminated positions conditioned on every kept one (see :mod:`gptnas.gpt.proposer`).
+regenerates the eliminated positions conditioned on every kept one (see :mod:`gptnas.lm.proposer`).
 """
 from __future__ import annotations
 
 import random
-from typing import Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
-from ..gpt.proposer import GPTProposer
+if TYPE_CHECKING:  # the proposer pulls in torch: only for type hints
+    from ..lm.proposer import GPTProposer
+
 
 Rate = Union[float, Callable[[], float]]
 
@@ -23,7 +25,7 @@ def _eliminate(n: int, r: float, rng: random.Random) -> list[int]:
     return [i for i in range(n) if rng.random() < r]
 
 
-def mut_gpt_reconstruct(individual, proposer: GPTProposer, rng: random.Random, rate: Rate = 0.4,
+def mut_gpt_reconstruct(individual, proposer: "GPTProposer", rng: random.Random, rate: Rate = 0.4,
                         temperature: float = 1.0, top_k: Optional[int] = None, distinct: bool = True):
     """DEAP mutation: regenerate a random subset of ``individual``'s positions with the GPT, in place.
 
@@ -46,7 +48,7 @@ def mut_gpt_reconstruct(individual, proposer: GPTProposer, rng: random.Random, r
     return (individual,)
 
 
-def reconstruct_many(individuals: Sequence, proposer: GPTProposer, rng: random.Random, rate: Rate = 0.4,
+def reconstruct_many(individuals: Sequence, proposer: "GPTProposer", rng: random.Random, rate: Rate = 0.4,
                      temperature: float = 1.0, top_k: Optional[int] = None, distinct: bool = True) -> list:
     """:func:`mut_gpt_reconstruct` applied to many individuals with one batched GPT pass; returns them.
 

@@ -1,6 +1,13 @@
-"""Start, resume, or run in memory: everything between a config and a finished search state."""
+"""Start, resume, or run in memory: everything between a config and a finished search state.
+
+:func:`prepare` turns a :class:`~gptnas.config.RunConfig` (and, optionally, objects a user passes: a space, an
+evaluator, a method) into the parts of one search; :func:`start` and :func:`resume` run it in a run directory that
+one process at a time may write (an operating-system lock), journaling every evaluation as it arrives.
+"""
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -9,18 +16,18 @@ from pathlib import Path
 from deap import base
 
 from .. import __version__
-from ..config import RunConfig, from_dict, validate
-from ..evaluators.base import Evaluator
+from ..config import RunConfig, build_method, from_dict, is_object, resolve_paths, validate
+from ..core.objects import PREFIX, import_object, is_import_name, module_folder
+from ..core.rng import Rngs
+from ..errors import ConfigError, RunDirError
 from ..evaluators.factory import build_evaluator
+from ..methods import Method, SearchContext
 from ..reports.convergence import fitness_label, plot_convergence
 from ..reports.summary import make_summary
 from ..spaces import get_space
-from ..errors import RunDirError
 from ..storage.rundir import RunDir
-from .engine import Search
-from .methods import get_method
+from .engine import Search, SearchFailed
 from .parallel import make_map
-from .rng import Rngs
 from .state import SearchState
 
 log = logging.getLogger(__name__)
@@ -32,48 +39,105 @@ class Prepared:
 
     cfg: RunConfig
     space: object
-    evaluator: Evaluator
+    evaluator: object
     rngs: Rngs
     toolbox: base.Toolbox
-    method: object
+    method: Method
+    progress: bool = True
 
 
-def prepare(cfg: RunConfig, evaluator: Evaluator | None = None, weights_dir: str | Path | None = None) -> Prepared:
-    """Validate ``cfg`` and build space, evaluator, generators, method and toolbox. ``weights_dir``: where a
-    training evaluator keeps weights for inheritance (``train.inherit``; default: ``<out>/weights``)."""
-    validate(cfg)
+def space_fingerprint(space) -> str:
+    """Short hash of a space's description: a resume checks it is handed the space the run searched."""
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(space.describe(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _user_fitness(cfg: RunConfig, space):
+    """The evaluator a ``module:callable`` fitness names: a class is instantiated (with the space when its
+    constructor takes one), anything else callable is the evaluate function itself."""
+    obj = import_object(cfg.fitness, "--fitness", cfg.python_path)
+    if isinstance(obj, type):
+        try:
+            return obj(space)
+        except TypeError:
+            return obj()
+    if not callable(obj):
+        raise ConfigError(f"--fitness {cfg.fitness} is not callable: name a function arch -> fitness, or a class")
+    return obj
+
+
+def _note_imports(cfg: RunConfig) -> None:
+    """Record the folders of ``module:callable`` names, so a resume from another directory finds them."""
+    for name in (cfg.space, cfg.fitness):
+        if is_import_name(name):
+            folder = module_folder(name)
+            if folder and folder not in cfg.python_path:
+                cfg.python_path.append(folder)
+
+
+def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = None, space=None, method=None,
+            progress: bool = True, run_dir: Path | None = None) -> Prepared:
+    """Validate ``cfg`` and build space, evaluator, generators, method and toolbox.
+
+    Args:
+        evaluator: an evaluator to use instead of building one from ``cfg.fitness`` (for a named fitness, e.g. a
+            ready :class:`~gptnas.evaluators.tabular.TabularEvaluator`; with no fitness named, a user's own).
+        weights_dir: where a training evaluator keeps weights for inheritance (``train.inherit``; default:
+            ``<out>/weights``).
+        space, method: objects to use instead of the ones ``cfg`` names.
+        progress: progress bars for long steps (model training) and the search.
+    """
+    user_eval = evaluator if evaluator is not None and (cfg.fitness is None or is_object(cfg.fitness)) else None
+    method = copy.deepcopy(method) if method is not None else None  # one object, one search
+    validate(cfg, space=space, evaluate=user_eval, method=method)
+    if method is None:
+        method = build_method(cfg)
+    _note_imports(cfg)
     if cfg.threads is not None:
         import torch
         torch.set_num_threads(cfg.threads)
-    space = get_space(cfg.space, cfg.space_options)
+    if space is None:
+        space = get_space(cfg.space, cfg.space_options, cfg.python_path)
     if weights_dir is None and cfg.out:
         weights_dir = Path(cfg.out) / "weights"
-    evaluator = evaluator or build_evaluator(cfg, space, weights_dir)
+    if evaluator is None:
+        evaluator = _user_fitness(cfg, space) if is_import_name(cfg.fitness) else \
+            build_evaluator(cfg, space, weights_dir)
     if cfg.workers == 1 and hasattr(evaluator, "splits"):
         evaluator.splits()  # missing or corrupt data fails now, before minutes of GPT training (serial runs load it anyway)
     rngs = Rngs(cfg.seed)
-    method = get_method(cfg.search.method)(cfg, space, rngs)
+    named = None if is_object(cfg.space) or is_import_name(cfg.space) else cfg.space
+    ctx = SearchContext(space, rngs, progress=progress, dataset=cfg.dataset,
+                        fitness=cfg.fitness_kind, data=cfg.data, run_dir=run_dir, budget=cfg.search.budget,
+                        space_name=named)
+    method.bind(ctx)
     toolbox = base.Toolbox()
     toolbox.register("evaluate", evaluator)
-    toolbox.register("map", make_map(cfg.parallel, cfg.workers, cfg.ray_address, cfg.gpus_per_task))
+    wants_gpu = cfg.fitness_kind == "train" and str(cfg.train.device).lower() != "cpu"
+    toolbox.register("map", make_map(cfg.parallel, cfg.workers, cfg.ray_address, cfg.gpus_per_task,
+                                     device=cfg.train.device, wants_gpu=wants_gpu))
     method.register(toolbox)
-    return Prepared(cfg, space, evaluator, rngs, toolbox, method)
+    return Prepared(cfg, space, evaluator, rngs, toolbox, method, progress)
 
 
-def make_search(p: Prepared, on_checkpoint=None, progress: bool = True) -> Search:
+def make_search(p: Prepared, on_checkpoint=None, progress: bool | None = None, on_result=None,
+                answers=None) -> Search:
     s = p.cfg.search
     return Search(p.space, p.toolbox, p.method, s.budget, p.rngs, on_checkpoint=on_checkpoint,
-                  max_generations=s.generations, stall_limit=s.stall_limit, progress=progress)
+                  max_generations=s.generations, stall_limit=s.stall_limit,
+                  progress=p.progress if progress is None else progress, on_result=on_result, answers=answers,
+                  max_failed_share=s.max_failed_share)
 
 
-def run_in_memory(cfg: RunConfig, evaluator: Evaluator | None = None, progress: bool = False) -> SearchState:
+def run_in_memory(cfg: RunConfig, evaluator=None, progress: bool = False, space=None, method=None) -> SearchState:
     """Run a search without a run directory (experiments sweeping many seeds); inherited weights, if any, live in
     a temporary directory."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="gptnas-weights-") as tmp:
-        p = prepare(cfg, evaluator, weights_dir=tmp)
+        p = prepare(cfg, evaluator, weights_dir=tmp, space=space, method=method, progress=progress)
         try:
-            return make_search(p, progress=progress).run()
+            return make_search(p).run()
         finally:
             close_map(p)
 
@@ -87,14 +151,16 @@ def close_map(p: Prepared) -> None:
 
 
 class Checkpointer:
-    """Saves a run directory after every generation that evaluated something new.
+    """Writes a run directory: each evaluation the moment it arrives (``pending.jsonl``), and after every
+    generation that evaluated something new, the journals and the small checkpoint.
 
-    Journals get only the new rows, then the small checkpoint is replaced atomically, so the cost per generation
-    does not grow with the run. A generation that evaluated nothing new is not checkpointed: the search is
-    deterministic, so a resume replays it from the previous checkpoint to the same state at no evaluation cost.
-    Journals and checkpoint are fsynced at most once per ``fsync_interval`` seconds (and at the end): a killed
-    process loses nothing either way; a power cut loses at most that much work. Summary, HDF5 archive and plot are
-    refreshed every ``snapshot_interval`` seconds for a person watching, and always at the end.
+    Journals get only the new rows, then the checkpoint is replaced atomically, then the pending journal is
+    emptied, so the cost per generation does not grow with the run and a crash at any point loses at most the
+    evaluations in flight. A generation that evaluated nothing new is not checkpointed: the search is
+    deterministic, so a resume replays it from the previous checkpoint at no evaluation cost. Journals and
+    checkpoint are fsynced at most once per ``fsync_interval`` seconds (and at the end): a killed process loses
+    nothing either way; a power cut loses at most that much work. Summary, HDF5 archive and plot are refreshed
+    every ``snapshot_interval`` seconds for a person watching, and always at the end.
     """
 
     def __init__(self, rd: RunDir, p: Prepared, state: SearchState, fsync_interval: float = 1.0,
@@ -103,6 +169,10 @@ class Checkpointer:
         self.rows_done, self.records_done = len(state.archive), len(state.logbook)
         self.fsync_interval, self.snapshot_interval = fsync_interval, snapshot_interval
         self.last_fsync = self.last_snapshot = time.monotonic()
+        self.fingerprint = space_fingerprint(p.space)
+
+    def on_result(self, row: dict) -> None:
+        self.rd.record_pending(row)
 
     def __call__(self, state: SearchState) -> None:
         if len(state.archive) == self.rows_done and state.status == "running":
@@ -112,7 +182,9 @@ class Checkpointer:
         self.rd.evaluations.append(state.archive.rows[self.rows_done:], fsync=durable)
         self.rd.generations.append([dict(r) for r in state.logbook[self.records_done:]], fsync=durable)
         self.rows_done, self.records_done = len(state.archive), len(state.logbook)
-        self.rd.write_checkpoint({"search": state.to_dict(), "rngs": self.p.rngs.state()}, fsync=durable)
+        self.rd.write_checkpoint({"search": state.to_dict(), "rngs": self.p.rngs.state(),
+                                  "space_fingerprint": self.fingerprint}, fsync=durable)
+        self.rd.pending.clear()  # those evaluations are in evaluations.jsonl and the checkpoint now
         if durable:
             self.last_fsync = now
         if now - self.last_snapshot >= self.snapshot_interval:
@@ -124,9 +196,10 @@ def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     """The files a person reads: HDF5 archive, summary, convergence plot."""
     state.archive.write(rd.archive)
     rd.write_summary(make_summary(p.cfg, state))
+    space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
+    target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,
-                     title=f"{p.cfg.search.method} on {p.cfg.space}/{p.cfg.dataset}, seed {p.cfg.seed}",
-                     fitness=fitness_label(p.cfg.fitness))
+                     title=f"{p.method.name} on {target}, seed {p.cfg.seed}", fitness=fitness_label(p.cfg.fitness))
 
 
 def new_state(cfg: RunConfig) -> SearchState:
@@ -136,57 +209,97 @@ def new_state(cfg: RunConfig) -> SearchState:
     return state
 
 
-def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True) -> tuple[RunDir, SearchState]:
+def _check_new(out: str | None, overwrite: bool) -> None:
+    """Fail before any work when ``out`` is taken (or is a run another process writes)."""
+    if not out:
+        raise ConfigError("a run needs a run directory: pass --out DIR (or out= in Python)")
+    p = Path(out)
+    if p.exists() and (not p.is_dir() or any(p.iterdir())):
+        if not overwrite:
+            raise RunDirError(f"run directory {p} already exists: continue it with --resume {p}, "
+                              "choose another --out, or pass --overwrite to replace it")
+        if p.is_dir() and (p / "config.yaml").exists():
+            RunDir(p).lock().unlock()  # a live run is never replaced
+
+
+def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True, space=None, evaluator=None,
+          method=None) -> tuple[RunDir, SearchState]:
     """Start a new run in ``cfg.out``; returns the run directory and the final state."""
-    p = prepare(cfg)
-    rd = RunDir.create(cfg.out, overwrite=overwrite)
-    rd.write_config(cfg.to_dict())
+    resolve_paths(cfg)
+    _check_new(cfg.out, overwrite)
+    p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=Path(cfg.out))
+    rd = RunDir.create(cfg.out, overwrite=overwrite).lock()
+    try:
+        rd.write_config(cfg.to_dict())
+        with _session(p, rd):
+            log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.name, cfg.space,
+                     cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
+            return rd, _run(p, rd, new_state(cfg), progress, {})
+    finally:
+        rd.unlock()
+
+
+def resume(path: str | Path, progress: bool = True, space=None, evaluator=None,
+           method=None) -> tuple[RunDir, SearchState]:
+    """Continue the run in ``path`` from its last checkpoint (or from the start if it has none).
+
+    ``space``, ``evaluator``, ``method``: the objects a run started from Python was given (required then)."""
+    rd = RunDir.open(path).lock()
+    try:
+        cfg = from_dict(rd.read_config())
+        cfg.out = str(rd.path.resolve())  # a moved run directory is where it is now
+        ck = rd.read_checkpoint()
+        p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=rd.path)
+        state = new_state(cfg)
+        if ck is not None:
+            fp = ck.get("space_fingerprint")
+            if fp is not None and fp != space_fingerprint(p.space):
+                raise RunDirError(f"the space given differs from the one the run in {rd.path} searched "
+                                  f"({cfg.space}): pass the same space")
+            rows, records = rd.evaluations.read(), rd.generations.read()
+            try:
+                state = SearchState.from_dict(ck["search"], rows, records, parse=p.space.parse,
+                                              budget=cfg.search.budget)
+            except ValueError:
+                raise RunDirError(f"{rd.evaluations.path} holds fewer evaluations than the checkpoint: the run "
+                                  "directory is damaged; start again with --overwrite") from None
+            p.rngs.set_state(ck["rngs"])
+        answers = {r["arch"]: r for r in rd.pending.read() if r["arch"] not in state.cache}
+        # Lines written after the checkpoint belong to generations that will be re-run: drop them.
+        rd.evaluations.rewrite(state.archive.rows)
+        rd.generations.rewrite([dict(r) for r in state.logbook])
+        rd.recorded = len(state.archive) + len(answers)
+        with _session(p, rd):
+            log.info("resuming %s at generation %d, %d/%d evaluations (%d answered from the journal)", rd.path,
+                     state.generation, state.evaluations, cfg.search.budget, len(answers))
+            return rd, _run(p, rd, state, progress, answers)
+    finally:
+        rd.unlock()
+
+
+@contextlib.contextmanager
+def _session(p: Prepared, rd: RunDir):
+    """The run's log goes to its ``log.txt`` while it runs; its worker pool is shut down after."""
     handler = rd.attach_log()
     try:
-        log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, cfg.search.method, cfg.space,
-                 cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
-        return rd, _run(p, rd, new_state(cfg), progress)
+        yield
     finally:
         close_map(p)
         logging.getLogger("gptnas").removeHandler(handler)
         handler.close()
 
 
-def resume(path: str | Path, progress: bool = True) -> tuple[RunDir, SearchState]:
-    """Continue the run in ``path`` from its last checkpoint (or from the start if it has none)."""
-    rd = RunDir.open(path)
-    cfg = validate(from_dict(rd.read_config()))
-    ck = rd.read_checkpoint()
-    p = prepare(cfg)
-    state = new_state(cfg)
-    if ck is not None:
-        rows, records = rd.evaluations.read(), rd.generations.read()
-        try:
-            state = SearchState.from_dict(ck["search"], rows, records)
-        except ValueError:
-            raise RunDirError(f"{rd.evaluations.path} holds fewer evaluations than the checkpoint: the run "
-                              "directory is damaged; start again with --overwrite") from None
-        p.rngs.set_state(ck["rngs"])
-    # Lines written after the checkpoint belong to a generation that will be re-run: drop them.
-    rd.evaluations.rewrite(state.archive.rows)
-    rd.generations.rewrite([dict(r) for r in state.logbook])
-    handler = rd.attach_log()
-    try:
-        log.info("resuming %s at generation %d, %d/%d evaluations", rd.path, state.generation,
-                 state.evaluations, cfg.search.budget)
-        return rd, _run(p, rd, state, progress)
-    finally:
-        close_map(p)
-        logging.getLogger("gptnas").removeHandler(handler)
-        handler.close()
-
-
-def _run(p: Prepared, rd: RunDir, state: SearchState, progress: bool) -> SearchState:
+def _run(p: Prepared, rd: RunDir, state: SearchState, progress: bool, answers: dict) -> SearchState:
     if state.status == "running":
+        ck = Checkpointer(rd, p, state)
         try:
-            state = make_search(p, on_checkpoint=Checkpointer(rd, p, state), progress=progress).run(state)
-        except KeyboardInterrupt:
+            make_search(p, on_checkpoint=ck, progress=progress, on_result=ck.on_result, answers=answers).run(state)
+        except (KeyboardInterrupt, SearchFailed):
             write_results(p, rd, state)  # a readable picture of the work so far; the checkpoint is already safe
             raise
+    elif state.status == "failed":
+        write_results(p, rd, state)
+        raise SearchFailed(f"the run in {rd.path} stopped because too many evaluations failed: fix the evaluator "
+                           "and start a new run")
     write_results(p, rd, state)
     return state

@@ -1,47 +1,66 @@
 """The search loop. One generation reads straight down:
 
 population → ``method.offspring`` (``toolbox.mate`` / ``toolbox.mutate``, classic or GPT) →
-``toolbox.map(toolbox.evaluate, new)`` → cache / budget → archive → ``method.survivors`` (``toolbox.select``)
-→ checkpoint.
+``toolbox.map(toolbox.evaluate, new)`` → each result journaled as it arrives → cache / budget → archive →
+``method.survivors`` (``toolbox.select``) → learners' ``end_generation`` → checkpoint.
 
-The engine knows neither the GPT nor the evaluator: both are reached only through the toolbox.
+The engine knows neither a model nor an evaluator: both are reached only through the toolbox and the method's
+hooks. Methods see the search so far only through ``state.history`` (no test accuracy there).
 """
 from __future__ import annotations
 
 import logging
 import math
-import os
-import signal
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from deap import base
 from tqdm.auto import tqdm
 
+from ..core.rng import Rngs
+from ..core.types import Candidate
+from ..errors import GptnasError
 from ..evaluators.base import EvalResult
-from ..spaces.base import SearchSpace
-from .rng import Rngs
-from .state import SearchState, finite_fitnesses
-from .types import Candidate
+from ..storage.archive import make_row
+from .state import SearchState, finite_fitnesses, row_result
 
 log = logging.getLogger(__name__)
 
-#: Test hook: SIGKILL the process once the archive holds this many rows (mid-generation, before the checkpoint).
-KILL_AFTER_ENV = "GPTNAS_FAULT_KILL_AFTER_EVALS"
+
+class SearchFailed(GptnasError):
+    """More evaluations failed than the run allows (``search.max_failed_share``): the evaluator is broken."""
 
 
 class TimedEvaluate:
-    """Picklable wrapper: ``genome -> (EvalResult, seconds)``; accepts evaluators that return a DEAP tuple."""
+    """Picklable wrapper: ``genome -> (EvalResult, seconds)``; accepts evaluators that return a DEAP tuple or a
+    number. An exception raised for one architecture becomes its failed evaluation (the search goes on); a
+    :class:`~gptnas.errors.GptnasError` (bad data, bad settings) is the user's to fix and propagates."""
 
     def __init__(self, evaluate: Callable):
         self.evaluate = evaluate
 
     def __call__(self, genome):
         t0 = time.perf_counter()
-        res = self.evaluate(genome)
-        if not isinstance(res, EvalResult):  # a plain DEAP evaluate returning (fitness,) or a number
-            res = EvalResult(float(res[0] if isinstance(res, (tuple, list)) else res))
+        try:
+            res = self.evaluate(genome)
+            if not isinstance(res, EvalResult):  # a plain DEAP evaluate returning (fitness,) or a number
+                res = EvalResult(float(res[0] if isinstance(res, (tuple, list)) else res))
+        except GptnasError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one architecture's error is recorded, the search goes on
+            res = EvalResult.failure(f"{type(e).__name__}: {e}")
         return res, time.perf_counter() - t0
+
+
+def _imap(map_fn, fn, items: list):
+    """``(index, result)`` pairs as results arrive: from the backend's ``imap`` when it has one (completion
+    order), else from ``map_fn`` in input order (the builtin ``map`` yields each result as it is computed)."""
+    inner = getattr(map_fn, "func", map_fn)  # toolbox.register wraps in functools.partial
+    imap = getattr(inner, "imap", None)
+    if imap is not None:
+        yield from imap(fn, items)
+    else:
+        yield from enumerate(map_fn(fn, items))
 
 
 class Search:
@@ -50,70 +69,92 @@ class Search:
     Args:
         space: the search space (used for canonical keys only).
         toolbox: a DEAP toolbox with ``evaluate`` and ``map`` plus what ``method`` uses.
-        method: a :class:`~gptnas.search.methods.Method`.
+        method: a :class:`~gptnas.methods.Method`, bound to this search.
         budget: number of unique architectures to evaluate.
         rngs: the run's random generators (checkpointed with the state).
         on_checkpoint: called with the state after every generation (writes the run directory).
+        on_result: called with each new evaluation's archive row the moment its result arrives (journals it).
+        answers: results journaled before a crash, by key: the re-run generations take them instead of evaluating.
         max_generations: optional cap on generations (the paper's protocol counts generations).
         stall_limit: stop when this many generations in a row produce nothing new to evaluate.
+        max_failed_share: stop with status ``failed`` (and raise :class:`SearchFailed`) when more than this share of
+            the evaluations so far failed, once 10 of them (or the whole budget) are in.
     """
 
-    def __init__(self, space: SearchSpace, toolbox: base.Toolbox, method, budget: int, rngs: Rngs,
-                 on_checkpoint: Callable[[SearchState], None] | None = None, max_generations: int | None = None,
-                 stall_limit: int = 200, progress: bool = True):
+    def __init__(self, space, toolbox: base.Toolbox, method, budget: int, rngs: Rngs,
+                 on_checkpoint: Optional[Callable[[SearchState], None]] = None, max_generations: Optional[int] = None,
+                 stall_limit: int = 200, progress: bool = True, on_result: Optional[Callable[[dict], None]] = None,
+                 answers: Optional[dict] = None, max_failed_share: float = 1.0):
         self.space, self.toolbox, self.method = space, toolbox, method
         self.budget, self.rngs = int(budget), rngs
-        self.on_checkpoint = on_checkpoint
+        self.on_checkpoint, self.on_result = on_checkpoint, on_result
+        self.answers = dict(answers or {})
         self.max_generations, self.stall_limit, self.progress = max_generations, stall_limit, progress
-        kill = os.environ.get(KILL_AFTER_ENV)
-        self._kill_after = int(kill) if kill else None
+        self.max_failed_share = max_failed_share
 
     # ------------------------------------------------------------------------------------------------------------
     def run(self, state: SearchState | None = None) -> SearchState:
         """Run (or continue) the search; returns the final state."""
         state = state or SearchState()
+        history = state.history
+        history.attach(self.space.parse, self.budget)
+        history.running = state.status == "running"
+        if state.learner_states:
+            self.method.load_learner_states(state.learner_states)
         bar = tqdm(total=self.budget, initial=min(state.evaluations, self.budget), unit="eval",
                    desc=f"{self.method.name}", disable=not self.progress, dynamic_ncols=True)
         t_session = time.perf_counter()
         elapsed0 = state.elapsed_s
         try:
             while state.status == "running":
-                self.method.begin_generation(self.toolbox, state, progress=state.evaluations / self.budget)
+                history.generation = state.generation
+                self.method.begin_generation(self.toolbox, history)
                 if state.population is None:
-                    offspring = self.method.initial(self.toolbox, state)
+                    offspring = self.method.initial(self.toolbox, history)
                 else:
-                    offspring = self.method.offspring(self.toolbox, state)
+                    offspring = self.method.offspring(self.toolbox, state.population, history)
                 clock = lambda: elapsed0 + time.perf_counter() - t_session
                 evaluated, n_new = self.evaluate(state, offspring, clock)
                 bar.update(n_new)
-                state.population = self.method.survivors(self.toolbox, state, evaluated)
+                state.population = self.method.survivors(self.toolbox, state.population, evaluated, history)
                 state.hof.update(evaluated)
                 self.record(state, n_new)
                 state.generation += 1
                 state.stall = 0 if n_new else state.stall + 1
                 state.status = self.next_status(state)
-                self.method.end_generation(self.toolbox, state)
+                history.running = state.status == "running"
+                self.method.end_generation(self.toolbox, state.population, history)
+                state.learner_states = self.method.learner_states()
                 state.elapsed_s = clock()
                 if self.on_checkpoint:
                     self.on_checkpoint(state)
         finally:
             bar.close()
+        if state.status == "failed":
+            first = next((r["failed"] for r in state.archive.rows if r["failed"]), "")
+            raise SearchFailed(f"{state.num_failed} of {state.evaluations} evaluations failed (more than "
+                               f"{self.max_failed_share:.0%}; the first: {first}): fix the evaluator and start again")
         return state
 
     def next_status(self, state: SearchState) -> str:
-        if state.evaluations >= self.budget:
+        n = state.evaluations
+        if n and state.num_failed > self.max_failed_share * n and (n >= min(10, self.budget)):
+            log.error("%d of %d evaluations failed: stopping", state.num_failed, n)
+            return "failed"
+        if n >= self.budget:
             return "complete"
         if self.max_generations is not None and state.generation >= self.max_generations:
             return "generations"
         if state.stall >= self.stall_limit:
             log.warning("no new architecture in %d generations; stopping at %d of %d evaluations",
-                        state.stall, state.evaluations, self.budget)
+                        state.stall, n, self.budget)
             return "stalled"
         return "running"
 
     def evaluate(self, state: SearchState, individuals: list, clock: Callable[[], float]) -> tuple[list, int]:
-        """Give every individual a fitness: from the cache, or by evaluating new architectures in one
-        ``toolbox.map`` call. New architectures past the budget are dropped (not evaluated, not returned).
+        """Give every individual a fitness: from the cache, from the answers journaled before a crash, or by
+        evaluating new architectures in one ``toolbox.map`` call. New architectures past the budget are dropped
+        (not evaluated, not returned).
 
         Returns ``(individuals that have a fitness, number of new evaluations)``.
         """
@@ -123,21 +164,32 @@ class Search:
         for ind, key in zip(individuals, keys):
             if key not in state.cache and key not in new and len(new) < remaining:
                 new[key] = ind
-        # Evaluators and backends may draw from the global generators (Ray's start-up does; a serial training
-        # evaluator may seed torch): shield the search's own draws so serial and parallel runs stay identical.
-        saved = self.rngs.global_state()
-        try:
-            results = list(self.toolbox.map(TimedEvaluate(self.toolbox.evaluate),
-                                            [Candidate(i, getattr(i, "parent_key", None))
-                                             for i in new.values()]))
-        finally:
-            self.rngs.set_global_state(saved)
-        for (key, ind), (res, dt) in zip(new.items(), results):
+        results: dict[str, tuple[EvalResult, float]] = {}
+        todo = []
+        for key in new:
+            if key in self.answers:
+                row = self.answers.pop(key)
+                results[key] = (row_result(row), row["eval_time_s"])
+            else:
+                todo.append(key)
+        if todo:
+            # Evaluators and backends may draw from the global generators (Ray's start-up does; a serial training
+            # evaluator may seed torch): shield the search's own draws so serial and parallel runs stay identical.
+            saved = self.rngs.global_state()
+            try:
+                items = [Candidate(new[k], getattr(new[k], "parent_key", None)) for k in todo]
+                for i, (res, dt) in _imap(self.toolbox.map, TimedEvaluate(self.toolbox.evaluate), items):
+                    key = todo[i]
+                    results[key] = (res, dt)
+                    if self.on_result:
+                        self.on_result(make_row(state.generation, key, res, dt, clock(), getattr(new[key], "origin", "")))
+            finally:
+                self.rngs.set_global_state(saved)
+        for key, ind in new.items():
+            res, dt = results[key]
             state.add_evaluation(key, res, dt, clock(), getattr(ind, "origin", ""))
             if res.failed:
                 log.warning("evaluation of %s failed: %s", key, res.failed)
-            if self._kill_after is not None and state.evaluations >= self._kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
         out = []
         for ind, key in zip(individuals, keys):
             if key in state.cache:
@@ -153,4 +205,6 @@ class Search:
             max=max(fits) if fits else math.nan, avg=sum(fits) / len(fits) if fits else math.nan,
             best=best["fitness"] if best else math.nan, best_test=best["test"] if best else math.nan)
         log.debug("gen %d: %d new, %d/%d evaluations, best fitness %.4f", state.generation, n_new,
-                 state.evaluations, self.budget, best["fitness"] if best else math.nan)
+                  state.evaluations, self.budget, best["fitness"] if best else math.nan)
+
+

@@ -2,13 +2,17 @@
 
 - ``serial``: the builtin ``map``.
 - ``process``: a local pool of spawned processes (spawn is CUDA-safe; fork is not). With several GPUs visible,
-  each worker is pinned to one through ``CUDA_VISIBLE_DEVICES``.
+  each worker is pinned to one through ``CUDA_VISIBLE_DEVICES``; with ``--device cuda:K`` all of them to GPU K. A
+  pinned worker reads any ``cuda[:K]`` as its one visible device (:mod:`gptnas.core.devices`).
 - ``ray``: Ray tasks for more than one machine; connects to ``--ray-address`` / ``$RAY_ADDRESS`` or starts a local
-  cluster. Each task asks for ``num_gpus`` GPUs so Ray places it.
+  cluster. Each task asks for ``num_gpus`` GPUs so Ray places it; by default one when training on a cluster that
+  has GPUs (Ray hides the GPUs from a task that asks for none).
 
-Results come back in input order, so a parallel run's archive is identical to a serial one (evaluators are
-deterministic per architecture). A worker that dies is reported; its items are evaluated once more in a fresh worker,
-and if that dies too they become failed evaluations — never silently lost.
+``map`` returns results in input order, so a parallel run's archive is identical to a serial one (evaluators are
+deterministic per architecture); ``imap`` yields ``(index, result)`` as results complete, so the engine journals
+each the moment it arrives. A worker that dies is reported; its items are evaluated once more in a fresh worker,
+and if that dies too they become failed evaluations — never silently lost. A user error raised in a worker (a
+:class:`~gptnas.errors.GptnasError`, e.g. missing data) arrives as itself, a one-line error.
 """
 from __future__ import annotations
 
@@ -17,25 +21,29 @@ import logging
 import multiprocessing as mp
 import os
 import pickle
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, Optional
 
-from ..errors import ConfigError
+from ..core.devices import BACKENDS, PINNED_ENV, SHARERS_ENV, worker_gpus
+from ..errors import ConfigError, GptnasError
 from ..evaluators.base import EvalResult
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("serial", "process", "ray")
 _worker_fn: Callable | None = None
 
 
-def _init_worker(fn_bytes: bytes, gpu_queue) -> None:
+def _init_worker(fn_bytes: bytes, gpu_queue, sharers: int) -> None:
     global _worker_fn
+    os.environ[SHARERS_ENV] = str(sharers)
     if gpu_queue is not None:
         try:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get_nowait())
-        except Exception:  # more workers than GPUs after a restart: share
+            gpu, on_it = gpu_queue.get_nowait()
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+            os.environ[PINNED_ENV] = str(gpu)
+            os.environ[SHARERS_ENV] = str(on_it)
+        except Exception:  # a restarted worker finds the queue empty: it shares the visible devices
             pass
     _worker_fn = pickle.loads(fn_bytes)
 
@@ -61,58 +69,77 @@ def _dead(item, reason: str):
     return EvalResult.failure(reason), 0.0
 
 
-class ProcessMap:
-    """``map`` over a spawned process pool; the function is shipped to each worker once, not per item."""
+class _Map:
+    """``map`` in input order from the backend's ``imap`` (results in completion order)."""
 
-    def __init__(self, workers: int):
-        self.workers = int(workers)
+    def __call__(self, fn: Callable, items: Iterable) -> list:
+        items = list(items)
+        results: list = [None] * len(items)
+        for i, r in self.imap(fn, items):
+            results[i] = r
+        return results
+
+
+class ProcessMap(_Map):
+    """``map`` over a spawned process pool; the function is shipped to each worker once, not per item.
+
+    Args: workers (processes), device (the training device the run asked for: decides how workers are pinned).
+    """
+
+    def __init__(self, workers: int, device: str = "auto"):
+        self.workers, self.device = int(workers), str(device)
         self._pool: ProcessPoolExecutor | None = None
         self._digest: str | None = None
         self._fn_bytes = b""
         self._ctx = mp.get_context("spawn")
 
     def _start(self) -> None:
-        gpus = visible_gpus()
+        plan = worker_gpus(self.device, visible_gpus(), self.workers)
         queue = None
-        if len(gpus) > 1:
+        if any(g is not None for g in plan):
             queue = self._ctx.Queue()
-            for i in range(self.workers):
-                queue.put(gpus[i % len(gpus)])
+            for g in plan:
+                queue.put((g, plan.count(g)))
         self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_worker,
-                                         initargs=(self._fn_bytes, queue))
+                                         initargs=(self._fn_bytes, queue, self.workers))
 
-    def __call__(self, fn: Callable, items: Iterable) -> list:
-        items = list(items)
-        if not items:
-            return []
+    def _ready(self, fn: Callable) -> None:
         fn_bytes = pickle.dumps(fn)
         digest = hashlib.sha1(fn_bytes).hexdigest()
         if digest != self._digest:
             self.close()
             self._fn_bytes, self._digest = fn_bytes, digest
-        results: list = [None] * len(items)
         if self._pool is None:
             self._start()
-        futures = [self._pool.submit(_call_worker, it) for it in items]
+
+    def imap(self, fn: Callable, items: Iterable) -> Iterator[tuple[int, object]]:
+        """``(index, fn(items[index]))`` in the order the results complete."""
+        items = list(items)
+        if not items:
+            return
+        self._ready(fn)
+        futures = {self._pool.submit(_call_worker, it): i for i, it in enumerate(items)}
         broken = []
-        for i, fut in enumerate(futures):
+        for fut in as_completed(futures):
             try:
-                results[i] = fut.result()
+                res = fut.result()
             except BrokenProcessPool:
-                broken.append(i)
+                broken.append(futures[fut])
+                continue
+            yield futures[fut], res
         if broken:
             # One death breaks the whole pool, so innocent items fail with it: re-evaluate each alone.
             log.warning("a worker process died; re-evaluating %d item(s) one at a time", len(broken))
-            for i in broken:
+            for i in sorted(broken):
                 self.close()
                 self._start()
                 try:
-                    results[i] = self._pool.submit(_call_worker, items[i]).result()
+                    res = self._pool.submit(_call_worker, items[i]).result()
                 except BrokenProcessPool:
                     log.warning("worker died again on item %d: recorded as a failed evaluation", i)
-                    results[i] = _dead(items[i], "worker process died twice while evaluating this architecture")
+                    res = _dead(items[i], "worker process died twice while evaluating this architecture")
+                yield i, res
             self.close()
-        return results
 
     def close(self) -> None:
         if self._pool is not None:
@@ -123,17 +150,22 @@ class ProcessMap:
         raise TypeError("ProcessMap cannot be pickled")
 
 
-class RayMap:
-    """``map`` over Ray tasks (one task per item, ``num_gpus`` each); order preserved."""
+class RayMap(_Map):
+    """``map`` over Ray tasks (one task per item, ``num_gpus`` each); order preserved.
 
-    def __init__(self, address: str | None = None, num_gpus: float = 0.0, num_cpus: int | None = None):
+    ``num_gpus=None``: one GPU per task when ``wants_gpu`` (training on a device other than the CPU) and the
+    cluster has GPUs, else none.
+    """
+
+    def __init__(self, address: str | None = None, num_gpus: Optional[float] = None, num_cpus: int | None = None,
+                 wants_gpu: bool = False):
         try:
             import ray
         except ImportError:
             raise ConfigError("the ray backend needs Ray: pip install 'gptnas[ray]'") from None
         self.ray = ray
         self.address = address or os.environ.get("RAY_ADDRESS")
-        self.num_gpus, self.num_cpus = num_gpus, num_cpus
+        self.num_gpus, self.num_cpus, self.wants_gpu = num_gpus, num_cpus, wants_gpu
         self._remote = None
         self._fn_ref = None
         self._digest = None
@@ -144,42 +176,64 @@ class RayMap:
             kw = {"address": self.address} if self.address else {"num_cpus": self.num_cpus,
                                                                   "include_dashboard": False}
             self.ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+        if self.num_gpus is None:
+            has_gpus = self.ray.cluster_resources().get("GPU", 0) > 0
+            self.num_gpus = 1.0 if self.wants_gpu and has_gpus else 0.0
+            if self.num_gpus:
+                log.info("Ray: each evaluation asks for one GPU (set gpus_per_task to change it)")
         self._remote = self.ray.remote(num_gpus=self.num_gpus, max_retries=1)(_ray_call)
 
-    def __call__(self, fn: Callable, items: Iterable) -> list:
+    def imap(self, fn: Callable, items: Iterable) -> Iterator[tuple[int, object]]:
+        """``(index, fn(items[index]))`` in the order the tasks complete."""
         items = list(items)
         if not items:
-            return []
+            return
         if self._remote is None:
             self._connect()
         fn_bytes = pickle.dumps(fn)
         digest = hashlib.sha1(fn_bytes).hexdigest()
         if digest != self._digest:  # put the function into the object store once
             self._fn_ref, self._digest = self.ray.put(fn_bytes), digest
-        refs = [self._remote.remote(self._fn_ref, it) for it in items]
-        out = []
-        for it, ref in zip(items, refs):
+        pinned = self.num_gpus > 0
+        refs = {self._remote.remote(self._fn_ref, it, pinned): i for i, it in enumerate(items)}
+        waiting = list(refs)
+        while waiting:
+            done, waiting = self.ray.wait(waiting, num_returns=1)
+            ref = done[0]
+            i = refs[ref]
             try:
-                out.append(self.ray.get(ref))
+                yield i, self.ray.get(ref)
             except (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.NodeDiedError) as e:
                 log.warning("a Ray worker died: %s", type(e).__name__)
-                out.append(_dead(it, f"Ray worker died ({type(e).__name__}) after a retry"))
-        return out
+                yield i, _dead(items[i], f"Ray worker died ({type(e).__name__}) after a retry")
+            except self.ray.exceptions.RayTaskError as e:
+                cause = getattr(e, "cause", None)
+                if isinstance(cause, GptnasError):  # the user's error, not Ray's: one line, as in a serial run
+                    raise cause from None
+                raise
 
     def close(self) -> None:
         pass
 
 
-def _ray_call(fn_bytes, item):
+def _ray_call(fn_bytes, item, pinned: bool = False):
+    if pinned:  # Ray set CUDA_VISIBLE_DEVICES to this task's GPU: any cuda[:K] means that one
+        os.environ[PINNED_ENV] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     return pickle.loads(fn_bytes)(item)
 
 
-def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpus_per_task: float = 0.0):
-    """The ``map`` for ``backend``; ``serial`` (or 1 worker without Ray) is the builtin ``map``."""
+def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpus_per_task: Optional[float] = None,
+             device: str = "auto", wants_gpu: bool = False):
+    """The ``map`` for ``backend``; ``serial`` (or 1 worker without Ray) is the builtin ``map``.
+
+    ``device``: the training device asked for (how process workers are pinned); ``wants_gpu``: whether evaluations
+    train on a GPU when there is one (Ray then asks for one per task unless ``gpus_per_task`` says otherwise).
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown parallel backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend == "ray":
-        return RayMap(ray_address, num_gpus=gpus_per_task, num_cpus=workers if workers > 1 else None)
+        return RayMap(ray_address, num_gpus=gpus_per_task, num_cpus=workers if workers > 1 else None,
+                      wants_gpu=wants_gpu)
     if backend == "process" and workers > 1:
-        return ProcessMap(workers)
+        return ProcessMap(workers, device)
     return map

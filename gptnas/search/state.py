@@ -7,18 +7,20 @@ from dataclasses import dataclass, field
 
 from deap import tools
 
+from ..core.history import History
+from ..core.types import make_individual
 from ..evaluators.base import EvalResult
 from ..storage.archive import Archive
-from .types import make_individual
 
 
 @dataclass
 class SearchState:
     """Mutable state of one search.
 
-    The checkpoint (:meth:`to_dict`) holds the small part — population, hall of fame, counters, method state; the
-    archive rows and logbook records, which grow with the run, live in append-only journals and are handed back
-    to :meth:`from_dict` on resume. The cache is rebuilt from the archive rows.
+    The checkpoint (:meth:`to_dict`) holds the small part — population, hall of fame, counters, the learners'
+    states; the archive rows and logbook records, which grow with the run, live in append-only journals and are
+    handed back to :meth:`from_dict` on resume. The cache and the :class:`~gptnas.core.history.History` (the view
+    methods read: no test accuracy) are rebuilt from the archive rows.
     """
 
     generation: int = 0
@@ -29,10 +31,11 @@ class SearchState:
     logbook: tools.Logbook = field(default_factory=tools.Logbook)
     stall: int = 0                           # generations in a row that evaluated nothing new
     elapsed_s: float = 0.0                   # wall time summed over all sessions of the run
-    status: str = "running"                  # running | complete | stalled | generations
-    method_state: dict = field(default_factory=dict)
+    status: str = "running"                  # running | complete | stalled | generations | failed
+    learner_states: dict = field(default_factory=dict)  # learner name -> its state_dict, at the last checkpoint
     best_index: int | None = None            # archive row with the highest fitness (first on ties)
     num_failed: int = 0
+    history: History = field(default_factory=lambda: History(str.split))
 
     @property
     def evaluations(self) -> int:
@@ -45,6 +48,7 @@ class SearchState:
         self.cache[key] = result
         self.archive.append(self.generation, key, result, eval_time_s, elapsed_s, origin)
         self._consider(len(self.archive) - 1)
+        self.history.append(key, result.fitness, bool(result.failed), self.generation, origin)
 
     def _consider(self, i: int) -> None:
         r = self.archive.rows[i]
@@ -67,22 +71,29 @@ class SearchState:
             "hof": {"maxsize": self.hof.maxsize, "items": pack(self.hof.items)},
             "logbook_header": self.logbook.header,
             "stall": self.stall, "elapsed_s": self.elapsed_s, "status": self.status,
-            "method_state": self.method_state,
+            "learner_states": self.learner_states,
         }
 
     @classmethod
-    def from_dict(cls, d: dict, rows: list[dict], records: list[dict]) -> "SearchState":
-        """Rebuild from a checkpoint plus the first ``d["num_rows"]`` archive rows and logbook records."""
+    def from_dict(cls, d: dict, rows: list[dict], records: list[dict], parse=str.split,
+                  budget: int | None = None) -> "SearchState":
+        """Rebuild from a checkpoint plus the first ``d["num_rows"]`` archive rows and logbook records; ``parse``
+        (the space's) turns keys back into genomes for the History."""
         if len(rows) < d["num_rows"] or len(records) < d["num_records"]:
             raise ValueError("journal shorter than the checkpoint")
         unpack = lambda items: [make_individual(g, o, f) for g, f, o in items]
+        learners = d.get("learner_states")
+        if learners is None:  # checkpoints before learners had names: the GPT's state was the method's
+            learners = {"gpt": d["method_state"]} if d.get("method_state") else {}
         st = cls(generation=d["generation"], stall=d["stall"], elapsed_s=d["elapsed_s"], status=d["status"],
-                 method_state=d["method_state"])
+                 learner_states=learners, history=History(parse, budget))
         st.population = None if d["population"] is None else unpack(d["population"])
         st.archive = Archive(rows[:d["num_rows"]], d["archive_attrs"])
         for i, r in enumerate(st.archive.rows):
             st.cache[r["arch"]] = row_result(r)
             st._consider(i)
+            st.history.append(r["arch"], r["fitness"], bool(r["failed"]), r["generation"], r["origin"])
+        st.history.generation = st.generation
         st.hof = tools.HallOfFame(d["hof"]["maxsize"])
         for ind in unpack(d["hof"]["items"]):  # stored best first; insert keeps that order
             st.hof.insert(ind)

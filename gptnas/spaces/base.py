@@ -2,7 +2,16 @@
 
 An architecture ("genome") is a plain ``list[int]`` so that it can live inside a DEAP individual (a ``list``
 subclass) and so that DEAP's own sequence operators (``tools.cxTwoPoint``, ``tools.mutUniformInt``) apply to
-fixed-length spaces unchanged. Everything else — tokens for the GPT, canonical keys, modules — goes through the space.
+fixed-length spaces unchanged. Everything else — canonical keys, tokens for a generative model, networks — goes
+through the space.
+
+Two levels:
+
+- :class:`SearchSpace`, all any method needs: ``sample``, ``is_valid``, ``key`` / ``parse``, ``mutate``,
+  ``crossover``. Only the first two are required; the others have defaults for ``list[int]`` genomes.
+- :class:`GrammarSpace` adds the token grammar that methods with a generative model (the GPT) ask for:
+  ``to_tokens``, ``from_tokens``, ``next_tokens``, ``vocabulary``. :func:`has_grammar` says whether a space has it.
+  :class:`~gptnas.spaces.CategoricalSequenceSpace` provides it for free.
 """
 from __future__ import annotations
 
@@ -10,27 +19,79 @@ import random
 from abc import ABC, abstractmethod
 from typing import Sequence
 
-#: Token that closes a sequence; :meth:`SearchSpace.next_tokens` offers it where an architecture may end.
+from ..errors import InvalidArchitecture
+
+#: Token that closes a sequence; :meth:`GrammarSpace.next_tokens` offers it where an architecture may end.
 END = "<end>"
+GRAMMAR = ("to_tokens", "from_tokens", "next_tokens", "vocabulary")
 
 
 class SearchSpace(ABC):
-    """Small interface every search space implements.
-
-    Subclasses must implement :meth:`sample`, :meth:`is_valid`, :meth:`to_tokens`, :meth:`from_tokens`,
-    :meth:`next_tokens` and :attr:`vocabulary`. The defaults for :meth:`key`, :meth:`parse`, :meth:`mutate` and
-    :meth:`crossover` work for most spaces.
-    """
+    """Small interface every search space implements: :meth:`sample` and :meth:`is_valid` at least."""
 
     name: str = "space"
 
     @abstractmethod
     def sample(self, rng: random.Random) -> list[int]:
-        """A uniformly random valid architecture."""
+        """A random valid architecture (uniform where the space can afford it)."""
 
     @abstractmethod
     def is_valid(self, arch: Sequence[int]) -> bool:
         """Whether ``arch`` is a member of the space."""
+
+    # Defaults -------------------------------------------------------------------------------------------------
+    def key(self, arch: Sequence[int]) -> str:
+        """Canonical string used for caching, archives and summaries (two equal architectures, one key).
+
+        Default: the tokens joined by spaces when the space has a grammar, else the genome's integers."""
+        if hasattr(self, "to_tokens"):
+            return " ".join(self.to_tokens(arch))
+        return " ".join(str(int(v)) for v in arch)
+
+    def parse(self, text: str) -> list[int]:
+        """Inverse of :meth:`key`: read an architecture a user typed."""
+        if hasattr(self, "from_tokens"):
+            return self.from_tokens(text.split())
+        try:
+            arch = [int(v) for v in text.split()]
+        except ValueError:
+            raise InvalidArchitecture(f"cannot read {text!r} as an architecture of space {self.name!r}: "
+                                      "expected integers separated by spaces") from None
+        if not self.is_valid(arch):
+            raise InvalidArchitecture(f"{text!r} is not a member of space {self.name!r}")
+        return arch
+
+    def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
+        """A classic mutation: by default, resample until the result differs and is valid."""
+        for _ in range(100):
+            child = self.sample(rng)
+            if list(child) != list(arch):
+                return child
+        return list(arch)
+
+    def crossover(self, a: Sequence[int], b: Sequence[int], rng: random.Random) -> tuple[list[int], list[int]]:
+        """A classic crossover: one-point on the genomes, keeping the parents where the children are invalid."""
+        n = min(len(a), len(b))
+        if n < 2:
+            return list(a), list(b)
+        cut = rng.randrange(1, n)
+        c1, c2 = list(a[:cut]) + list(b[cut:]), list(b[:cut]) + list(a[cut:])
+        return (c1 if self.is_valid(c1) else list(a)), (c2 if self.is_valid(c2) else list(b))
+
+    def to_module(self, arch: Sequence[int], input_shape: tuple[int, int, int], num_classes: int):
+        """A ``torch.nn.Module`` mapping ``(N, *input_shape)`` images to ``(N, num_classes)`` logits."""
+        raise NotImplementedError(f"search space {self.name!r} cannot build networks")
+
+    def describe(self) -> dict:
+        """Plain-data description stored in run directories and model caches (same description, same space)."""
+        d = {"name": self.name, "class": f"{type(self).__module__}.{type(self).__qualname__}"}
+        if has_grammar(self):
+            d["vocabulary"] = list(self.vocabulary)
+        return d
+
+
+class GrammarSpace(SearchSpace):
+    """A space with a token grammar, for generative proposers (see :mod:`gptnas.lm`)."""
 
     @abstractmethod
     def to_tokens(self, arch: Sequence[int]) -> list[str]:
@@ -52,36 +113,21 @@ class SearchSpace(ABC):
     def vocabulary(self) -> list[str]:
         """Every token the space can produce, in a fixed order."""
 
-    # Defaults -------------------------------------------------------------------------------------------------
-    def key(self, arch: Sequence[int]) -> str:
-        """Canonical string used for caching, archives and summaries (two equal architectures, one key)."""
-        return " ".join(self.to_tokens(arch))
-
-    def parse(self, text: str) -> list[int]:
-        """Inverse of :meth:`key`: read an architecture a user typed."""
-        return self.from_tokens(text.split())
-
-    def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
-        """A classic mutation: by default, resample until the result differs and is valid."""
-        for _ in range(100):
-            child = self.sample(rng)
-            if list(child) != list(arch):
-                return child
-        return list(arch)
-
-    def crossover(self, a: Sequence[int], b: Sequence[int], rng: random.Random) -> tuple[list[int], list[int]]:
-        """A classic crossover: one-point on the genomes, keeping the parents where the children are invalid."""
-        n = min(len(a), len(b))
-        if n < 2:
-            return list(a), list(b)
-        cut = rng.randrange(1, n)
-        c1, c2 = list(a[:cut]) + list(b[cut:]), list(b[:cut]) + list(a[cut:])
-        return (c1 if self.is_valid(c1) else list(a)), (c2 if self.is_valid(c2) else list(b))
-
-    def to_module(self, arch: Sequence[int], input_shape: tuple[int, int, int], num_classes: int):
-        """A ``torch.nn.Module`` mapping ``(N, *input_shape)`` images to ``(N, num_classes)`` logits."""
-        raise NotImplementedError(f"search space {self.name!r} cannot build networks yet")
-
     def describe(self) -> dict:
-        """Plain-data description stored in run configs and model caches."""
         return {"name": self.name, "vocabulary": list(self.vocabulary)}
+
+
+def has_grammar(space) -> bool:
+    """Whether ``space`` has the token grammar a generative model needs (duck-typed: the four members)."""
+    return all(hasattr(space, m) for m in GRAMMAR)
+
+
+def require_grammar(space, who: str) -> None:
+    """Raise :class:`~gptnas.errors.ConfigError` naming what is missing when ``space`` has no token grammar."""
+    from ..errors import ConfigError
+
+    missing = [m for m in GRAMMAR if not hasattr(space, m)]
+    if missing:
+        raise ConfigError(f"{who} needs a space with a token grammar, and space {space.name!r} lacks "
+                          f"{', '.join(missing)}: use gptnas.spaces.CategoricalSequenceSpace or subclass "
+                          "gptnas.spaces.GrammarSpace")

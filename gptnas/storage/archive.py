@@ -42,13 +42,7 @@ class Archive:
 
     def append(self, generation: int, arch: str, result, eval_time_s: float, elapsed_s: float, origin: str) -> None:
         """Add one evaluation (``result`` is an :class:`~gptnas.evaluators.EvalResult`)."""
-        extras = {k: v for k, v in result.extras.items() if k != "test"}
-        self.rows.append({
-            "generation": int(generation), "arch": arch, "fitness": float(result.fitness),
-            "test": float("nan") if result.test is None else float(result.test),
-            "eval_time_s": float(eval_time_s), "elapsed_s": float(elapsed_s), "origin": origin or "",
-            "failed": result.failed or "", "extras": json.dumps(extras, default=_jsonable, sort_keys=True),
-        })
+        self.rows.append(make_row(generation, arch, result, eval_time_s, elapsed_s, origin))
 
     def column(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.rows])
@@ -68,6 +62,17 @@ class Archive:
                     else:
                         f.create_dataset(name, data=np.array(vals, dtype=np.float64))
         atomic_write(path, _w)
+
+
+def make_row(generation: int, arch: str, result, eval_time_s: float, elapsed_s: float, origin: str) -> dict:
+    """One archive row (plain data, as the journals hold it) of an :class:`~gptnas.evaluators.EvalResult`."""
+    extras = {k: v for k, v in result.extras.items() if k != "test"}
+    return {
+        "generation": int(generation), "arch": arch, "fitness": float(result.fitness),
+        "test": float("nan") if result.test is None else float(result.test),
+        "eval_time_s": float(eval_time_s), "elapsed_s": float(elapsed_s), "origin": origin or "",
+        "failed": result.failed or "", "extras": json.dumps(extras, default=_jsonable, sort_keys=True),
+    }
 
 
 def read_archive(path: str | Path) -> dict[str, np.ndarray]:

@@ -14,10 +14,12 @@ from .atomic import atomic_write_text
 
 
 class Journal:
-    """One JSON object per line."""
+    """One JSON object per line. :meth:`append` opens, writes and closes; :meth:`write` keeps the file open between
+    calls (for a record per evaluation) until :meth:`close`."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._fh = None
 
     def append(self, records: list[dict], fsync: bool = False) -> None:
         if not records:
@@ -27,6 +29,29 @@ class Journal:
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
+
+    def write(self, record: dict) -> None:
+        """Append one record through a handle kept open; flushed to the OS at once (a killed process loses nothing)."""
+        if self._fh is None:
+            self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._fh.flush()
+
+    def sync(self) -> None:
+        if self._fh is not None:
+            os.fsync(self._fh.fileno())
+
+    def clear(self) -> None:
+        """Empty the journal (its records are safe elsewhere now)."""
+        if self._fh is not None:
+            self._fh.truncate(0)
+        elif self.path.exists():
+            os.truncate(self.path, 0)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def read(self, limit: int | None = None) -> list[dict]:
         """The first ``limit`` complete records (all when None); stops at a torn or unreadable line."""

@@ -4,9 +4,12 @@
 
     runs/demo/
       config.yaml       the resolved configuration (what ``--resume`` re-reads)
-      checkpoint.pkl    search state after the last finished generation (atomic, every generation)
-      evaluations.jsonl every evaluation as it happens (append-only journal; the checkpoint says how many count)
+      checkpoint.pkl    search state after the last checkpointed generation (atomic)
+      evaluations.jsonl every evaluation up to that checkpoint, in order (append-only; the checkpoint says how many)
+      pending.jsonl     every evaluation since, written the moment its result arrives: a resume answers the re-run
+                        generations from it, so a crash loses at most the evaluations in flight
       generations.jsonl per-generation statistics (the logbook), append-only
+      .lock             held (an operating-system lock) by the one process writing the run
       archive.h5        every evaluation, in order, in HDF5 (atomic; written every ~30 s and at the end)
       summary.json      method, space, dataset, seed, budget, evaluations, best {arch, fitness, test}, status
       convergence.png   best fitness so far vs evaluations, with the incumbent's test accuracy
@@ -14,10 +17,13 @@
 """
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import logging
+import os
 import pickle
 import shutil
+import signal
 from pathlib import Path
 
 import yaml
@@ -27,6 +33,14 @@ from .atomic import atomic_write_bytes, atomic_write_text
 from .journal import Journal
 
 CHECKPOINT_VERSION = 2
+LOCK_FILE = ".lock"
+#: Test hook: SIGKILL the process once this many evaluations are recorded (committed + pending), mid-generation.
+KILL_AFTER_ENV = "GPTNAS_FAULT_KILL_AFTER_EVALS"
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (a warning says so when a run starts)
+    fcntl = None
 
 
 class RunDir:
@@ -41,7 +55,48 @@ class RunDir:
         self.convergence = self.path / "convergence.png"
         self.log = self.path / "log.txt"
         self.evaluations = Journal(self.path / "evaluations.jsonl")
+        self.pending = Journal(self.path / "pending.jsonl")
         self.generations = Journal(self.path / "generations.jsonl")
+        self._lock_fd: int | None = None
+        kill = os.environ.get(KILL_AFTER_ENV)
+        self._kill_after = int(kill) if kill else None
+        self.recorded = 0  #: evaluations recorded so far (committed + pending), for the kill hook
+
+    # One writer ------------------------------------------------------------------------------------------------
+    def lock(self) -> "RunDir":
+        """Take the run's operating-system lock for the life of this process (released by the OS if it dies, so
+        ``kill -9`` leaves no stale lock). Raises :class:`RunDirError` naming the process that holds it."""
+        if fcntl is None:
+            logging.getLogger(__name__).warning("no file locking on this platform: do not start two processes on %s",
+                                                self.path)
+            return self
+        if self._lock_fd is not None:
+            return self
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunDirError(f"run directory {self.path} is in use by {holder}: wait for it to finish or stop it "
+                              "first (two processes writing one run would damage it)") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()} (since {_dt.datetime.now().isoformat(timespec='seconds')})".encode())
+        self._lock_fd = fd
+        return self
+
+    def unlock(self) -> None:
+        self.pending.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    def record_pending(self, row: dict) -> None:
+        """Journal one evaluation the moment its result arrives (see the module docstring)."""
+        self.pending.write(row)
+        self.recorded += 1
+        if self._kill_after is not None and self.recorded >= self._kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     # Creation and validation ----------------------------------------------------------------------------------
     @classmethod
@@ -55,7 +110,10 @@ class RunDir:
             if not (p / "config.yaml").exists() and p.is_dir():
                 # --overwrite replaces runs, never arbitrary folders a typo might point at.
                 raise RunDirError(f"{p} exists and is not a gptnas run directory; refusing to overwrite it")
+            old = cls(p).lock() if p.is_dir() else None  # never delete a run another process is writing
             shutil.rmtree(p) if p.is_dir() else p.unlink()
+            if old is not None:
+                old.unlock()
         p.mkdir(parents=True, exist_ok=True)
         return cls(p)
 

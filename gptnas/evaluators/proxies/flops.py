@@ -1,10 +1,10 @@
 """FLOPs: one forward pass of batch 1 at ``input_shape``, in MFLOPs, benchmark convention (multiply-accumulates of
-Conv/Linear layers plus bias additions; see :mod:`gptnas.models.cost`). Data-free."""
+Conv/Linear layers plus bias additions; see :mod:`gptnas.evaluators.cost`). Data-free."""
 from __future__ import annotations
 
 from torch import nn
 
-from ...models.cost import measure_cost
+from ..cost import measure_cost
 from .base import Proxy
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ...models.cost import count_params
+from ..cost import count_params
 from .base import Proxy
 
 

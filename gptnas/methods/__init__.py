@@ -1,0 +1,61 @@
+"""Search methods, each whole in a room of its own, on one engine:
+
+- :mod:`.base`: what a method is (options with validated defaults, the generation hooks, learners);
+- the loops: :mod:`.random_search` (:class:`RandomSearch`), :mod:`.rea` (:class:`REA`), :mod:`.ga` (:class:`GA`);
+- :mod:`.gptnas`: GPT-NAS (:class:`GPTNAS`), the GPT proposal operator inside an evolutionary loop;
+- :mod:`.sources`: source tasks for transfer, shared by the methods that transfer.
+
+``METHODS`` maps ``--method`` names to classes; ``"module:Class"`` entries are imported on first use (GPT-NAS pulls
+in torch and transformers).
+"""
+from __future__ import annotations
+
+import importlib
+
+from ..errors import ConfigError
+from .base import Learner, Method, SearchContext
+from .ga import GA, GeneticAlgorithm
+from .random_search import RandomSearch
+from .rea import REA, RegularizedEvolution
+
+METHODS: dict[str, type[Method] | str] = {
+    "random": RandomSearch, "rea": REA, "ga": GA,
+    "gptnas": "gptnas.methods.gptnas.method:GPTNAS",
+}
+
+
+def get_method(name: str) -> type[Method]:
+    """The method class registered under ``name``."""
+    try:
+        m = METHODS[name]
+    except KeyError:
+        raise ConfigError(f"unknown method {name!r}: choose one of {', '.join(sorted(METHODS))}") from None
+    if isinstance(m, str):
+        module, cls = m.split(":")
+        m = METHODS[name] = getattr(importlib.import_module(module), cls)
+    return m
+
+
+def make_method(method, **options) -> Method:
+    """A method object from a name (with ``options``) or an object (returned as it is)."""
+    if isinstance(method, Method):
+        if options:
+            raise ConfigError("options go into the method object itself, e.g. gptnas.methods.REA(population=20)")
+        return method
+    return get_method(method)(**options)
+
+
+def all_option_names() -> set[str]:
+    """Every option any registered method reads from the config's ``search`` section."""
+    return {o for name in METHODS for o in get_method(name).option_names()}
+
+
+def __getattr__(name: str):
+    if name in ("GPTNAS", "GPTSettings"):
+        from . import gptnas
+        return getattr(gptnas, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["GA", "GPTNAS", "GPTSettings", "GeneticAlgorithm", "Learner", "METHODS", "Method", "REA", "RandomSearch",
+           "RegularizedEvolution", "SearchContext", "all_option_names", "get_method", "make_method"]

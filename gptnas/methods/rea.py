@@ -1,0 +1,47 @@
+"""Regularised evolution (Real et al. 2019): a population of P kept in age order; each child is a mutation of the
+best of S individuals sampled from it; the oldest dies."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deap import tools
+
+from .base import Method, check_int
+
+
+@dataclass
+class REA(Method):
+    """Args: population: P (10, as in the NAS-Bench-201 reference); sample: the tournament S (5);
+    rea_batch: children per generation (1 = the sequential original)."""
+
+    name = "rea"
+    population: int = 10
+    sample: int = 5
+    rea_batch: int = 1
+
+    def validate(self) -> None:
+        for option in ("population", "sample", "rea_batch"):
+            check_int(self.name, option, getattr(self, option))
+
+    def register(self, toolbox) -> None:
+        super().register(toolbox)
+        toolbox.register("select", tools.selBest)
+
+    def offspring(self, toolbox, population, history):
+        children = []
+        for _ in range(self.rea_batch):
+            sample = self.rngs.py.sample(population, min(self.sample, len(population)))
+            parent = toolbox.select(sample, 1)[0]
+            child = toolbox.clone(parent)
+            child.parent_key = self.space.key(parent)  # for weight inheritance
+            children.extend(toolbox.mutate(child))
+        return children
+
+    def survivors(self, toolbox, population, evaluated, history):
+        if population is None:
+            return evaluated
+        pop = list(population) + evaluated  # list order is age order: the oldest first
+        return pop[max(0, len(pop) - self.population):]
+
+
+RegularizedEvolution = REA  # the name before methods had a folder of their own

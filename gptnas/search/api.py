@@ -1,0 +1,137 @@
+"""The front door: ``gptnas.search(space, evaluate, method=...)`` and ``gptnas.resume(path, ...)``.
+
+>>> import gptnas
+>>> space = gptnas.spaces.CategoricalSequenceSpace([["conv3", "conv5", "pool"]] * 8, name="chain8")
+>>> result = gptnas.search(space, evaluate, method="rea", budget=50, seed=0, out="runs/mine")
+>>> result.best.arch, result.best.fitness, result.history
+>>> gptnas.resume("runs/mine", space=space, evaluate=evaluate)
+
+``space``: a search-space object, or the name of one (``"nb201"``, ``"mypkg.spaces:make_space"``). ``evaluate``:
+any callable ``arch -> float | (float,) | EvalResult``, or the name of a built-in fitness (``"benchmark"``,
+``"train"``, ``"proxy:synflow"``, ``"mypkg.fitness:evaluate"``). ``method``: a name or a method object with its
+own options (``gptnas.methods.REA(population=10, sample=5)``). Everything else the config tree holds goes in as
+keywords: ``dataset="cifar10", data="../shared/data/nb201", workers=2, train={"epochs": 1}, gpt={"loop": "rea"}``.
+
+With ``out`` the run has a run directory (config, journals, checkpoints, archive, summary, plot), one writer at
+a time, resumable after a crash or kill -9; without it, it runs in memory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from ..config import RunConfig, SearchConfig, make_section
+from ..core.history import History
+from ..methods import Method
+from .state import SearchState
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best architecture a search found (by fitness; test accuracy only reported)."""
+
+    arch: list            #: its genome
+    key: str              #: its canonical key (as in the archive and summary.json)
+    fitness: float
+    test: Optional[float]
+    evaluation: int       #: its row in the archive (0-based)
+    generation: int
+
+
+@dataclass
+class SearchResult:
+    """What a search returns: the best architecture, the :class:`~gptnas.core.history.History` (what methods saw),
+    the archive rows (every evaluation, with test accuracy where the evaluator reports it), the status and the run
+    directory (None for an in-memory run)."""
+
+    best: Optional[Best]
+    history: History
+    archive: list[dict]
+    status: str
+    evaluations: int
+    run_dir: Optional[Path]
+    state: SearchState
+    config: RunConfig
+
+
+def _result(state: SearchState, space, cfg: RunConfig, run_dir) -> SearchResult:
+    row = state.best_row()
+    best = None
+    if row is not None:
+        test = None if math.isnan(row["test"]) else row["test"]
+        best = Best(space.parse(row["arch"]), row["arch"], row["fitness"], test, state.best_index, row["generation"])
+    return SearchResult(best, state.history, state.archive.rows, state.status, state.evaluations,
+                        None if run_dir is None else Path(run_dir), state, cfg)
+
+
+def _config(space, evaluate, method, budget, seed, out, config: dict) -> tuple[RunConfig, Any, Any, Any]:
+    """The run config and the objects (space, evaluator, method) that stand beside it."""
+    d: dict = {}
+    space_obj = eval_obj = method_obj = None
+    if isinstance(space, str):
+        d["space"] = space
+    else:
+        space_obj = space
+    if isinstance(evaluate, str):
+        d["fitness"] = evaluate
+    else:
+        eval_obj = evaluate
+    if isinstance(method, Method):
+        method_obj = method
+        search = SearchConfig(method=method.name, budget=budget)
+    else:
+        search = SearchConfig(method=method, budget=budget)
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    for k, v in config.items():
+        if k not in fields or k in ("space", "fitness"):
+            raise TypeError(f"search() got an unexpected keyword {k!r}: config keys are "
+                            f"{', '.join(sorted(fields - {'space', 'fitness', 'search'}))}")
+    search_extra = config.pop("search", {}) or {}
+    for k, v in search_extra.items():
+        setattr(search, k, v)
+    for k, v in config.items():
+        d[k] = make_section(k, v) if k in ("gpt", "train") and isinstance(v, dict) else v
+    cfg = RunConfig(seed=seed, out=None if out is None else str(out), search=search, **d)
+    return cfg, space_obj, eval_obj, method_obj
+
+
+def search(space, evaluate, method="gptnas", budget: Optional[int] = None, seed: int = 0, out=None, *,
+           overwrite: bool = False, progress: bool = True, **config) -> SearchResult:
+    """Search ``space`` for the architecture ``evaluate`` scores highest, with ``method``, for ``budget`` unique
+    evaluations (see the module docstring for what each argument takes). Returns a :class:`SearchResult`.
+
+    Raises :class:`~gptnas.errors.GptnasError` subclasses for bad input (one line naming the problem), and
+    :class:`~gptnas.search.engine.SearchFailed` when more than ``search.max_failed_share`` of the evaluations fail.
+    """
+    from . import driver
+    cfg, space_obj, eval_obj, method_obj = _config(space, evaluate, method, budget, seed, out, dict(config))
+    if out is None:
+        p = driver.prepare(cfg, eval_obj, space=space_obj, method=method_obj, progress=progress)
+        try:
+            import tempfile
+            with tempfile.TemporaryDirectory(prefix="gptnas-weights-"):
+                state = driver.make_search(p).run()
+        finally:
+            driver.close_map(p)
+        return _result(state, p.space, p.cfg, None)
+    rd, state = driver.start(cfg, overwrite=overwrite, progress=progress, space=space_obj, evaluator=eval_obj,
+                             method=method_obj)
+    return _result(state, space_obj if space_obj is not None else _space_of(cfg), cfg, rd.path)
+
+
+def resume(path, space=None, evaluate=None, method: Optional[Method] = None, progress: bool = True) -> SearchResult:
+    """Continue the run in ``path`` (after a crash, Ctrl-C or kill -9) to exactly the result an uninterrupted run
+    gives. Objects the run was given from Python (``space``, ``evaluate``, a ``method`` object) must be given
+    again; names recorded in its ``config.yaml`` (``module:callable``) are imported again."""
+    from . import driver
+    rd, state = driver.resume(path, progress=progress, space=space, evaluator=evaluate, method=method)
+    cfg = driver.from_dict(rd.read_config())
+    return _result(state, space if space is not None else _space_of(cfg), cfg, rd.path)
+
+
+def _space_of(cfg: RunConfig):
+    from ..spaces import get_space
+    return get_space(cfg.space, cfg.space_options, cfg.python_path)

@@ -1,0 +1,310 @@
+"""Fixed-length categorical decision spaces, their NCode, and their sub-spaces.
+
+>>> space = CategoricalSequenceSpace([["conv3", "conv5", "pool"]] * 8, name="chain8")
+
+defines an 8-decision chain space in one line. Position ``i`` takes an index into ``options[i]``; the genome is the
+list of those indices. What every such space has, for free:
+
+- the token grammar (tokens ``"<position>=<option>"``, so a token names both where it stands and what it chose;
+  the grammar allows exactly the options of the next position), so the GPT proposer works on it unchanged;
+- **NCode** (LM-Searcher's universal numeric encoding, :meth:`CategoricalSequenceSpace.ncode`): one digit per
+  decision, the chosen option's index. A position with more than 10 options is written with as many digits as its
+  largest index needs, zero-padded (a position with 12 options takes 2 digits: ``00`` .. ``11``), so every code of
+  a space has the same length and reads back unambiguously;
+- **sub-spaces** (:meth:`CategoricalSequenceSpace.subspace`): per position, a subset of the options. A
+  :class:`Subspace` samples, mutates and crosses over inside the subset and offers only allowed tokens in
+  ``next_tokens`` (so a GPT's grammar masking enforces it), while sharing the parent's vocabulary and description
+  (so a GPT pre-trained for the parent is reused, not rebuilt). It can be widened or narrowed during a search;
+  ``grammar_version`` counts the changes, so a proposer's cached grammar masks follow them.
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence, Union
+
+from ..errors import InvalidArchitecture
+from .base import END, GrammarSpace
+
+Option = Union[int, str]
+
+
+class CategoricalSequenceSpace(GrammarSpace):
+    """Fixed-length genome; position ``i`` takes an index into ``options[i]``.
+
+    Args:
+        options: one list of option names per position (names must not contain spaces or ``=``).
+        names: one name per position (default ``p0``, ``p1``, ...).
+        name: the space's name.
+    """
+
+    grammar_version = 0  #: a full space never changes its grammar
+
+    def __init__(self, options: Sequence[Sequence[str]], names: Sequence[str] | None = None, name: str = "sequence"):
+        if not options or any(len(o) == 0 for o in options):
+            raise ValueError("every position needs at least one option")
+        self.options = [list(map(str, o)) for o in options]
+        self.names = list(names) if names is not None else [f"p{i}" for i in range(len(options))]
+        if len(self.names) != len(self.options):
+            raise ValueError("one name per position")
+        bad = [o for opts in self.options for o in opts if " " in o or "=" in o] + \
+              [n for n in self.names if " " in n or "=" in n]
+        if bad:
+            raise ValueError(f"option and position names may not contain spaces or '=': {bad[0]!r}")
+        self.name = name
+        self._tokens = [[f"{n}={o}" for o in opts] for n, opts in zip(self.names, self.options)]
+        self._lookup = [{t: j for j, t in enumerate(ts)} for ts in self._tokens]
+        self._widths = [max(1, len(str(len(o) - 1))) for o in self.options]
+
+    @property
+    def length(self) -> int:
+        return len(self.options)
+
+    @property
+    def sizes(self) -> list[int]:
+        """Number of options per position."""
+        return [len(o) for o in self.options]
+
+    def size(self) -> int:
+        """Number of genomes in the space (before any validity constraint a subclass adds)."""
+        n = 1
+        for o in self.options:
+            n *= len(o)
+        return n
+
+    def sample(self, rng: random.Random) -> list[int]:
+        return [rng.randrange(len(o)) for o in self.options]
+
+    def is_valid(self, arch: Sequence[int]) -> bool:
+        return len(arch) == self.length and all(
+            isinstance(v, int) and 0 <= v < len(o) for v, o in zip(arch, self.options))
+
+    def to_tokens(self, arch: Sequence[int]) -> list[str]:
+        if not self.is_valid(arch):
+            raise InvalidArchitecture(f"not a member of space {self.name!r}: {list(arch)!r}")
+        return [self._tokens[i][v] for i, v in enumerate(arch)]
+
+    def from_tokens(self, tokens: Sequence[str]) -> list[int]:
+        if len(tokens) != self.length:
+            raise InvalidArchitecture(
+                f"space {self.name!r} needs {self.length} tokens, got {len(tokens)}: {' '.join(tokens)!r}")
+        try:
+            return [self._lookup[i][t] for i, t in enumerate(tokens)]
+        except KeyError as e:
+            raise InvalidArchitecture(f"token {e.args[0]!r} is not allowed there in space {self.name!r}") from None
+
+    def next_tokens(self, prefix: Sequence[str]) -> list[str]:
+        i = len(prefix)
+        return list(self._tokens[i]) if i < self.length else [END]
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return [t for ts in self._tokens for t in ts]
+
+    def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
+        """Change one position to a different option (positions with one option are never picked)."""
+        child = list(arch)
+        free = [i for i, o in enumerate(self.options) if len(o) > 1]
+        if not free:
+            return child
+        i = rng.choice(free)
+        child[i] = rng.choice([j for j in range(len(self.options[i])) if j != child[i]])
+        return child
+
+    def describe(self) -> dict:
+        return {"name": self.name, "names": self.names, "options": self.options}
+
+    # NCode ----------------------------------------------------------------------------------------------------
+    @property
+    def ncode_widths(self) -> list[int]:
+        """Digits per position in NCode: 1 up to 10 options, ``len(str(n - 1))`` beyond."""
+        return list(self._widths)
+
+    def ncode(self, arch: Sequence[int]) -> str:
+        """The genome as NCode: each option index as a fixed-width decimal (see the module docstring)."""
+        if not CategoricalSequenceSpace.is_valid(self, arch):
+            raise InvalidArchitecture(f"not a member of space {self.name!r}: {list(arch)!r}")
+        return "".join(str(v).zfill(w) for v, w in zip(arch, self._widths))
+
+    def from_ncode(self, code: str) -> list[int]:
+        """Inverse of :meth:`ncode`; raises :class:`InvalidArchitecture` for a code of the wrong form."""
+        code = str(code).strip()
+        if len(code) != sum(self._widths) or not code.isdigit():
+            raise InvalidArchitecture(f"malformed NCode {code!r} for space {self.name!r}: expected "
+                                      f"{sum(self._widths)} digits")
+        out, k = [], 0
+        for w, opts in zip(self._widths, self.options):
+            v = int(code[k:k + w])
+            if v >= len(opts):
+                raise InvalidArchitecture(f"NCode {code!r}: option {v} at position {len(out)} of space {self.name!r}, "
+                                          f"which has {len(opts)}")
+            out.append(v)
+            k += w
+        return out
+
+    # Sub-spaces -----------------------------------------------------------------------------------------------
+    def option_index(self, position: int, option: Option) -> int:
+        """Index of ``option`` (an index or an option name) at ``position``."""
+        if isinstance(option, str) and not option.isdigit():
+            try:
+                return self.options[position].index(option)
+            except ValueError:
+                raise InvalidArchitecture(f"{option!r} is not an option of position {self.names[position]} in space "
+                                          f"{self.name!r}: choose from {', '.join(self.options[position])}") from None
+        v = int(option)
+        if not 0 <= v < len(self.options[position]):
+            raise InvalidArchitecture(f"option index {v} out of range at position {self.names[position]} "
+                                      f"({len(self.options[position])} options)")
+        return v
+
+    def subspace(self, allowed: Sequence[Sequence[Option]] | dict) -> "Subspace":
+        """The sub-space allowing, per position, only ``allowed[i]`` (indices or option names).
+
+        ``allowed`` may also be a dict ``{position index or name: options}``; unnamed positions keep every option.
+        """
+        return Subspace(self, allowed)
+
+
+class Subspace(GrammarSpace):
+    """A :class:`CategoricalSequenceSpace` restricted to a subset of options per position.
+
+    Everything not about which options are allowed — keys, parsing, tokens, networks, NCode, the description and
+    vocabulary — is the parent's, so architectures, run archives and pre-trained GPTs are interchangeable with it.
+
+    Args:
+        parent: the full space (a :class:`CategoricalSequenceSpace`, e.g. NB201's).
+        allowed: per position the allowed options (see :meth:`CategoricalSequenceSpace.subspace`).
+    """
+
+    def __init__(self, parent: CategoricalSequenceSpace, allowed):
+        if isinstance(parent, Subspace):
+            parent = parent.parent
+        self.parent = parent
+        self.name = parent.name
+        self.grammar_version = 0
+        self.allowed: list[list[int]] = []
+        self.set_allowed(allowed, _initial=True)
+
+    # Changing the allowed options ---------------------------------------------------------------------------------
+    def _normalise(self, allowed) -> list[list[int]]:
+        p = self.parent
+        if isinstance(allowed, dict):
+            full = [list(range(len(o))) for o in p.options]
+            for pos, opts in allowed.items():
+                i = p.names.index(pos) if isinstance(pos, str) and pos in p.names else int(pos)
+                full[i] = opts
+            allowed = full
+        if len(allowed) != p.length:
+            raise ValueError(f"a sub-space of {p.name!r} needs allowed options for all {p.length} positions, "
+                             f"got {len(allowed)}")
+        out = []
+        for i, opts in enumerate(allowed):
+            idx = sorted({p.option_index(i, o) for o in opts})
+            if not idx:
+                raise ValueError(f"position {p.names[i]} of the sub-space would have no option left")
+            out.append(idx)
+        return out
+
+    def set_allowed(self, allowed, _initial: bool = False) -> None:
+        """Replace the allowed options (every position keeps at least one)."""
+        new = self._normalise(allowed)
+        if new != self.allowed:
+            self.allowed = new
+            self._allowed_tokens = [{p for p in (self.parent._tokens[i][j] for j in opts)}
+                                    for i, opts in enumerate(new)]
+            if not _initial:
+                self.grammar_version += 1
+
+    def widen(self, position: int, options: Sequence[Option]) -> None:
+        """Allow ``options`` at ``position`` too."""
+        allowed = [list(a) for a in self.allowed]
+        allowed[position] = allowed[position] + [self.parent.option_index(position, o) for o in options]
+        self.set_allowed(allowed)
+
+    def narrow(self, position: int, options: Sequence[Option]) -> None:
+        """Allow only ``options`` at ``position`` (must not be empty)."""
+        allowed = [list(a) for a in self.allowed]
+        allowed[position] = [self.parent.option_index(position, o) for o in options]
+        self.set_allowed(allowed)
+
+    def allowed_names(self) -> list[list[str]]:
+        """The allowed option names per position."""
+        return [[self.parent.options[i][j] for j in opts] for i, opts in enumerate(self.allowed)]
+
+    def size(self) -> int:
+        n = 1
+        for a in self.allowed:
+            n *= len(a)
+        return n
+
+    def contains(self, arch: Sequence[int]) -> bool:
+        """Whether the parent's ``arch`` uses only allowed options."""
+        return len(arch) == len(self.allowed) and all(v in a for v, a in zip(arch, self.allowed))
+
+    # The space ----------------------------------------------------------------------------------------------------
+    def sample(self, rng: random.Random) -> list[int]:
+        for _ in range(1000):
+            g = [a[rng.randrange(len(a))] for a in self.allowed]
+            if self.parent.is_valid(g):
+                return g
+        raise InvalidArchitecture(f"no valid architecture of {self.parent.name!r} found in the sub-space "
+                                  f"{self.allowed_names()} after 1000 draws")
+
+    def is_valid(self, arch: Sequence[int]) -> bool:
+        return self.parent.is_valid(arch) and self.contains(arch)
+
+    def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
+        """Change one position to another allowed option; unchanged when every position has a single option."""
+        child = list(arch)
+        free = [i for i, a in enumerate(self.allowed) if len(a) > 1]
+        for _ in range(100):
+            if not free:
+                return child
+            i = rng.choice(free)
+            cand = list(arch)
+            cand[i] = rng.choice([j for j in self.allowed[i] if j != arch[i]] or self.allowed[i])
+            if self.parent.is_valid(cand) and cand != list(arch):
+                return cand
+        return child
+
+    def crossover(self, a, b, rng):
+        c1, c2 = self.parent.crossover(a, b, rng)
+        return (c1 if self.contains(c1) else list(a)), (c2 if self.contains(c2) else list(b))
+
+    def next_tokens(self, prefix: Sequence[str]) -> list[str]:
+        toks = self.parent.next_tokens(prefix)
+        i = len(prefix)
+        if i >= len(self.allowed):
+            return toks
+        ok = self._allowed_tokens[i]
+        return [t for t in toks if t == END or t in ok]
+
+    def to_tokens(self, arch):
+        return self.parent.to_tokens(arch)
+
+    def from_tokens(self, tokens):
+        return self.parent.from_tokens(tokens)
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return self.parent.vocabulary
+
+    def key(self, arch):
+        return self.parent.key(arch)
+
+    def parse(self, text):
+        return self.parent.parse(text)
+
+    def describe(self) -> dict:
+        return self.parent.describe()
+
+    def to_module(self, arch, input_shape, num_classes):
+        return self.parent.to_module(arch, input_shape, num_classes)
+
+    def __getattr__(self, name):
+        # NCode, networks, lengths, options ...: the parent's (only reached for names not defined here)
+        if name in ("parent", "allowed", "_allowed_tokens"):
+            raise AttributeError(name)
+        return getattr(self.parent, name)
+
+    def __repr__(self) -> str:
+        return f"Subspace({self.parent.name!r}, {self.allowed_names()})"

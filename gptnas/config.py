@@ -24,7 +24,10 @@ from .core.devices import BACKENDS
 from .core.objects import PREFIX, import_object, is_import_name
 from .datasets import DATASETS
 from .errors import ConfigError
+from .lm.llm import LLMSettings
 from .methods.gptnas.options import GPTSettings
+from .methods.lapt.options import PrinciplesSettings
+from .methods.lmsearcher.options import RankSettings
 
 #: Datasets for real networks (fitness "train" and the data-dependent proxies).
 IMAGE_DATASETS = tuple(DATASETS)
@@ -127,6 +130,9 @@ class RunConfig:
     python_path: list = field(default_factory=list)  # folders that module:callable names were imported from
     search: SearchConfig = field(default_factory=SearchConfig)
     gpt: GPTSettings = field(default_factory=GPTSettings)
+    principles: PrinciplesSettings = field(default_factory=PrinciplesSettings)
+    rank: RankSettings = field(default_factory=RankSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
@@ -145,7 +151,8 @@ class RunConfig:
 
 
 #: Sections of the tree and the class that reads each.
-_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings, "train": TrainConfig}
+_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings, "principles": PrinciplesSettings, "rank": RankSettings,
+             "llm": LLMSettings, "train": TrainConfig}
 
 
 def from_dict(d: dict[str, Any]) -> RunConfig:
@@ -176,11 +183,16 @@ def make_section(name: str, v):
         return SearchConfig(**v)
     if name == "gpt":
         return GPTSettings.from_dict(v)
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    if name == "principles":
+        return PrinciplesSettings.from_dict(v)
+    if name == "rank":
+        return RankSettings.from_dict(v)
+    cls = LLMSettings if name == "llm" else TrainConfig
+    names = {f.name for f in dataclasses.fields(cls)}
     bad = sorted(set(v) - names)
     if bad:
         raise ConfigError(f"unknown config key '{name}.{bad[0]}': valid keys are {', '.join(sorted(names))}")
-    return TrainConfig(**v)
+    return cls(**v)
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
@@ -303,6 +315,12 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
         raise ConfigError(f"--transfer-from {cfg.gpt.transfer_from} is the target dataset itself: transfer must come "
                           "from another task (e.g. --transfer-from cifar10 while searching imagenet16-120)")
     cfg.gpt.validate()  # also when another method runs: a bad value is reported, never silently kept
+    cfg.principles.validate()
+    cfg.rank.validate()
+    for src in cfg.principles.sources:
+        if src == cfg.dataset:
+            raise ConfigError(f"--principles-from {src} is the target itself: principles must come from another "
+                              "task (e.g. --principles-from cifar100 while searching cifar10)")
     # The method validates its own options; the resolved ones are what config.yaml records.
     if method is not None:
         s.method = method.name if method.name in _registered() else PREFIX + method.name
@@ -346,6 +364,14 @@ def resolve_paths(cfg: RunConfig, base: str | os.PathLike | None = None) -> RunC
     src = cfg.gpt.transfer_from
     if src is not None and (base / src).is_dir():
         cfg.gpt.transfer_from = absolute(src)
+    p = cfg.principles
+    if p.sources:
+        p.source = [absolute(s) if (base / s).is_dir() else s for s in p.sources]
+    p.file = absolute(p.file)
+    r = cfg.rank
+    if r.sources:
+        r.source = [absolute(s) if (base / s).is_dir() else s for s in r.sources]
+    cfg.llm.replay = absolute(cfg.llm.replay)
     cfg.python_path = [absolute(p) for p in cfg.python_path]
     return cfg
 

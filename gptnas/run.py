@@ -26,6 +26,9 @@ _FLAGS = {
     "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads", "method": "search.method", "budget": "search.budget",
     "population": "search.population", "epochs": "train.epochs", "device": "train.device",
     "dataset_dir": "train.data_root", "transfer_from": "gpt.transfer_from", "sample": "search.sample", "generations": "search.generations",
+    "principles": "principles.extractor", "principles_from": "principles.source", "principles_file": "principles.file",
+    "llm_url": "llm.url", "llm_model": "llm.model", "llm_replay": "llm.replay",
+    "ranker": "rank.ranker", "rank_from": "rank.source",
 }
 
 
@@ -44,9 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
                                      "module:callable (your own: a function arch -> fitness, or a class)")
     p.add_argument("--data", metavar="PATH",
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
-    p.add_argument("--method", help="gptnas (default) | random | rea | ga")
+    p.add_argument("--method", help="gptnas (default) | random | rea | ga | lapt (design-principle transfer) | "
+                                    "lmsearcher (NAS as ranking)")
     p.add_argument("--transfer-from", dest="transfer_from", metavar="SOURCE",
                    help="gptnas: fine-tune the GPT on the best architectures of another dataset (or a run dir)")
+    p.add_argument("--principles-from", dest="principles_from", metavar="SOURCE[,SOURCE]",
+                   help="learn design principles from another dataset/task of the table or a run dir; lapt adapts "
+                        "them, any other method searches the space they refine")
+    p.add_argument("--principles", help="how principles are learned: stats (default) | gpt | llm | frequency")
+    p.add_argument("--principles-file", dest="principles_file", metavar="FILE",
+                   help="principles written by hand or exported (python -m gptnas.principles export RUN)")
+    p.add_argument("--ranker", help="lmsearcher / rank.prescreen: builtin (default) | llm | random")
+    p.add_argument("--rank-from", dest="rank_from", metavar="SOURCE[,SOURCE]",
+                   help="tables' datasets/tasks (nb201:cifar10, tnb101:jigsaw) or run dirs the built-in ranker "
+                        "trains on (default: every table but the target's own task)")
+    p.add_argument("--llm-url", dest="llm_url", metavar="URL",
+                   help="OpenAI-compatible server (default $OPENAI_BASE_URL), e.g. http://localhost:8000/v1; the key "
+                        "comes from $OPENAI_API_KEY")
+    p.add_argument("--llm-model", dest="llm_model", metavar="NAME", help="model name (default $OPENAI_MODEL)")
+    p.add_argument("--llm-replay", dest="llm_replay", metavar="FILE",
+                   help="rerun offline from a recorded llm_exchanges.jsonl")
     p.add_argument("--budget", type=int, help="unique architectures to evaluate")
     p.add_argument("--population", type=int, help="population size (method default if omitted)")
     p.add_argument("--sample", type=int, help="REA sample (tournament) size")
@@ -122,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if best:
         test = "n/a" if best["test"] is None else f"{best['test']:.4f}"
         print(f"best architecture: {best['arch']}")
-        kind = "validation accuracy" if s["fitness_kind"] in ("benchmark", "train") else s["fitness_kind"]
-        print(f"best fitness ({kind}): {best['fitness']:.4f}   test accuracy: {test}")
+        print(f"best fitness ({s.get('fitness_name', s['fitness_kind'])}): {best['fitness']:.4f}   test accuracy: {test}")
     print(f"run directory: {rd.path}")
     return 0
 

@@ -501,7 +501,14 @@ def resolve_benchmark_path(data: str | None, space: str) -> Path:
     p = Path(raw).expanduser()
     if not p.exists():
         raise DataError(f"benchmark data not found at {p}: pass --data PATH or set {DATA_ENV}")
-    return p / space if (p / space).is_dir() else p
+    for sub in _SUBFOLDERS.get(space, (space,)):
+        if (p / sub).is_dir():
+            return p / sub
+    return p
+
+
+#: Folders a data root may hold a space's benchmark in (``--data ../shared/data`` serves every space).
+_SUBFOLDERS = {"nb201": ("nb201",), "tnb101": ("tnb101", "transnas101")}
 
 
 def cache_key(src: Sources) -> str:

@@ -53,6 +53,9 @@ def with_benchmark_report(cfg, ev: Evaluator) -> Evaluator:
 
 def table_evaluator(cfg) -> Evaluator:
     """The benchmark table of ``cfg.space`` (from ``--data`` / ``$GPTNAS_DATA``) for ``cfg.dataset``."""
+    if cfg.space == "tnb101":
+        from .tabular import TNB101Evaluator
+        return TNB101Evaluator(resolve_benchmark_path(cfg.data, cfg.space), cfg.dataset)
     from ..bench import open_table
     from .tabular import TabularEvaluator
     return TabularEvaluator(open_table(resolve_benchmark_path(cfg.data, cfg.space)), cfg.dataset)

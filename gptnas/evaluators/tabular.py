@@ -77,3 +77,34 @@ class TabularEvaluator(Evaluator):
 
     def __repr__(self) -> str:
         return f"TabularEvaluator({self.table_name!r}, {self.dataset!r})"
+
+
+class TNB101Evaluator(Evaluator):
+    """TransNAS-Bench-101 micro: ``evaluate(ops) -> EvalResult(fitness=the task's validation value)``.
+
+    The table has one number per task and cell, from the validation split, so nothing is reported as test
+    accuracy (``EvalResult.test`` is None). ``room_layout``'s number is a negative L2 loss (higher is better).
+
+    Args:
+        table: a :class:`~gptnas.bench.tnb101.TNB101Table`, or a path :meth:`TNB101Table.load` accepts.
+        task: ``class_scene``, ``class_object``, ``jigsaw`` or ``room_layout``.
+    """
+
+    name = "benchmark"
+
+    def __init__(self, table, task: str):
+        from ..bench.tnb101 import TNB101Table
+        if not isinstance(table, TNB101Table):
+            table = TNB101Table.load(table)
+        self.task, self.table_name = task, table.name
+        self._values = np.array(table.column(task))
+
+    def evaluate(self, arch: Sequence[int]) -> EvalResult:
+        from ..encodings import tnb101
+        v = self._values[tnb101.ops_to_int(arch)]
+        if math.isnan(v):
+            raise DataError(f"cell {tnb101.ops_to_tuple_string(arch)} has no {self.task} value in {self.table_name}")
+        return EvalResult(float(v))
+
+    def __repr__(self) -> str:
+        return f"TNB101Evaluator({self.table_name!r}, {self.task!r})"

@@ -64,6 +64,9 @@ def pretrained_proposer(space: SearchSpace, settings: PretrainSettings | dict | 
     """
     if not isinstance(settings, PretrainSettings):
         settings = PretrainSettings.from_dict(settings)
+    full = getattr(space, "parent", space)  # a sub-space shares its parent's model: train on the parent, then narrow
+    if full is not space:
+        return pretrained_proposer(full, settings, cache_dir, progress).rebind(space)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     final = root / "gpt" / cache_key(space, settings)
     if (final / META_FILE).is_file():

@@ -96,6 +96,14 @@ class GPTProposer:
         self.loaded_from_cache = False  #: set by :func:`gptnas.lm.cache.pretrained_proposer`
         self.grammar = Grammar(space, self.vocab)
 
+    def rebind(self, space) -> "GPTProposer":
+        """Propose in ``space`` from now on: a space with the same vocabulary and description (a sub-space of the
+        one it was trained for), whose grammar then masks the decoding. Returns ``self``."""
+        if space_fingerprint(space) != space_fingerprint(self.space):
+            raise ConfigError(f"space {space.name!r} is not the one this GPT was trained for")
+        self.space, self.grammar = space, Grammar(space, self.vocab)
+        return self
+
     # Training ---------------------------------------------------------------------------------------------------
     def fit(self, corpus_archs: Sequence[Sequence[int]], settings: _train.TrainSettings = _train.TrainSettings(),
             progress: bool = True) -> "GPTProposer":

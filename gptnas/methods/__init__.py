@@ -3,6 +3,8 @@
 - :mod:`.base`: what a method is (options with validated defaults, the generation hooks, learners);
 - the loops: :mod:`.random_search` (:class:`RandomSearch`), :mod:`.rea` (:class:`REA`), :mod:`.ga` (:class:`GA`);
 - :mod:`.gptnas`: GPT-NAS (:class:`GPTNAS`), the GPT proposal operator inside an evolutionary loop;
+- :mod:`.lapt`: LAPT (:class:`LAPT`), design principles from a source task refining the new task's space;
+- :mod:`.lmsearcher`: LM-Searcher (:class:`LMSearcher`), NAS as ranking a pool of candidates given the history;
 - :mod:`.sources`: source tasks for transfer, shared by the methods that transfer.
 
 ``METHODS`` maps ``--method`` names to classes; ``"module:Class"`` entries are imported on first use (GPT-NAS pulls
@@ -21,6 +23,8 @@ from .rea import REA, RegularizedEvolution
 METHODS: dict[str, type[Method] | str] = {
     "random": RandomSearch, "rea": REA, "ga": GA,
     "gptnas": "gptnas.methods.gptnas.method:GPTNAS",
+    "lapt": "gptnas.methods.lapt.method:LAPT",
+    "lmsearcher": "gptnas.methods.lmsearcher.method:LMSearcher",
 }
 
 
@@ -54,8 +58,14 @@ def __getattr__(name: str):
     if name in ("GPTNAS", "GPTSettings"):
         from . import gptnas
         return getattr(gptnas, name)
+    if name in ("LAPT", "PrinciplesSettings", "Principles"):
+        from . import lapt
+        return getattr(lapt, name)
+    if name in ("LMSearcher", "RankSettings"):
+        from . import lmsearcher
+        return getattr(lmsearcher, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["GA", "GPTNAS", "GPTSettings", "GeneticAlgorithm", "Learner", "METHODS", "Method", "REA", "RandomSearch",
+__all__ = ["GA", "GPTNAS", "GPTSettings", "LAPT", "LMSearcher", "RankSettings", "Principles", "PrinciplesSettings", "GeneticAlgorithm", "Learner", "METHODS", "Method", "REA", "RandomSearch",
            "RegularizedEvolution", "SearchContext", "all_option_names", "get_method", "make_method"]

@@ -52,6 +52,9 @@ class SearchContext:
     run_dir: Optional[Path] = None
     budget: Optional[int] = None
     space_name: Optional[str] = None  # the registered name the space was built from (None for an object)
+    llm: Any = None                   # LLM server settings (gptnas.lm.llm.LLMSettings), for methods that ask one
+    gpt_pretrain: Optional[dict] = None  # the run's gpt.pretrain (methods that build the token GPT)
+    gpt_cache_dir: Optional[str] = None
 
 
 class Learner:

@@ -40,11 +40,6 @@ def _run_archive(source: str, target: Optional[str], flag: str, space):
     return [(space.parse(a["arch"][i]), float(a["fitness"][i])) for i in ok]
 
 
-def _table(ctx):
-    from ..bench import open_table, resolve_benchmark_path
-    return open_table(resolve_benchmark_path(ctx.data, ctx.space_name or ctx.space.name))
-
-
 def scored_architectures(source: str, ctx, flag: str = "--transfer-from") -> list[tuple[list, float]]:
     """Every successful ``(genome, fitness)`` of ``source``: a run directory's archive (in evaluation order), or a
     dataset of the run's benchmark table (validation accuracy, in the table's order).
@@ -60,13 +55,11 @@ def scored_architectures(source: str, ctx, flag: str = "--transfer-from") -> lis
     if ctx.fitness != "benchmark":
         raise ConfigError(f"{flag} {source}: with fitness {ctx.fitness} give the run directory of a search on the "
                           "source task")
-    table = _table(ctx)
-    if source not in table.datasets:
-        raise ConfigError(f"{flag} {source}: not a dataset of the benchmark table (it has "
-                          f"{', '.join(table.datasets)}) nor a run directory")
-    val = np.asarray(table.column(source, "val_acc"), dtype=float)
-    ops = table.index_map.ops
-    return [(list(ops(i)), float(val[i])) for i in np.flatnonzero(~np.isnan(val))]
+    from ..bench import scored_table
+    try:
+        return scored_table(ctx.space_name or ctx.space.name, ctx.data, source)
+    except ConfigError as e:
+        raise ConfigError(f"{flag} {e} nor a run directory") from None
 
 
 def top_genomes(source: str, ctx, n: int, flag: str = "--transfer-from") -> list[list[int]]:

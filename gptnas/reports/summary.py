@@ -10,6 +10,20 @@ def _num(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
 
 
+def fitness_name(cfg) -> str:
+    """What the search maximised, in words: ``validation accuracy (%)``, ``validation negative L2 loss``,
+    ``synflow score``, or ``fitness`` for a user's own."""
+    kind = getattr(cfg, "fitness_kind", cfg.fitness)
+    if kind == "benchmark":
+        from ..bench import fitness_name as table_fitness
+        return table_fitness(cfg.space, cfg.dataset)
+    if kind == "train":
+        return "validation accuracy (%)"
+    if kind == "proxy":
+        return f"{cfg.fitness} score"
+    return "fitness"
+
+
 def make_summary(cfg, state) -> dict:
     """Summary of a run: method, space, dataset, seed, budget, evaluations and the best-by-fitness architecture.
 
@@ -19,6 +33,7 @@ def make_summary(cfg, state) -> dict:
     best = state.best_row()
     return {
         "method": cfg.search.method, "space": cfg.space, "dataset": cfg.dataset, "fitness_kind": cfg.fitness,
+        "fitness_name": fitness_name(cfg),
         "seed": cfg.seed, "budget": cfg.search.budget, "evaluations": state.evaluations,
         "generations": state.generation, "status": state.status,
         "best": None if best is None else {
@@ -26,5 +41,7 @@ def make_summary(cfg, state) -> dict:
             "evaluation": state.best_index, "generation": best["generation"], "origin": best["origin"],
         },
         "failed_evaluations": state.num_failed,
+        **({"note": "TransNAS-Bench-101's table has one number per task, from the validation split: it is the "
+                    "fitness, and there is no test accuracy"} if cfg.space == "tnb101" else {}),
         "wall_time_s": round(state.elapsed_s, 3), "gptnas_version": __version__,
     }

@@ -93,7 +93,7 @@ def _config(space, evaluate, method, budget, seed, out, config: dict) -> tuple[R
     for k, v in search_extra.items():
         setattr(search, k, v)
     for k, v in config.items():
-        d[k] = make_section(k, v) if k in ("gpt", "train") and isinstance(v, dict) else v
+        d[k] = make_section(k, v) if k in ("gpt", "train", "principles", "rank", "llm") and isinstance(v, dict) else v
     cfg = RunConfig(seed=seed, out=None if out is None else str(out), search=search, **d)
     return cfg, space_obj, eval_obj, method_obj
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +24,8 @@ from ..core.rng import Rngs
 from ..errors import ConfigError, RunDirError
 from ..evaluators.factory import build_evaluator
 from ..methods import Method, SearchContext
-from ..reports.convergence import fitness_label, plot_convergence
-from ..reports.summary import make_summary
+from ..reports.convergence import plot_convergence
+from ..reports.summary import fitness_name, make_summary
 from ..spaces import get_space
 from ..storage.rundir import RunDir
 from .engine import Search, SearchFailed
@@ -110,7 +112,19 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     named = None if is_object(cfg.space) or is_import_name(cfg.space) else cfg.space
     ctx = SearchContext(space, rngs, progress=progress, dataset=cfg.dataset,
                         fitness=cfg.fitness_kind, data=cfg.data, run_dir=run_dir, budget=cfg.search.budget,
-                        space_name=named)
+                        space_name=named, llm=cfg.llm, gpt_pretrain=cfg.gpt.pretrain, gpt_cache_dir=cfg.gpt.cache_dir)
+    principles = None
+    if cfg.principles.active and method.name != "lapt":  # any other method: the refined space, no adaptation
+        from ..methods.lapt.learn import learn_principles
+        principles, _ = learn_principles(cfg.principles, space, ctx, cfg.llm, cfg.gpt.pretrain, cfg.gpt.cache_dir)
+        ctx = dataclasses.replace(ctx, space=principles.refine(space))
+        if run_dir is not None:
+            principles.save(run_dir)
+        log.info("searching the refined space (%d architectures) of principles from %s", principles.size(),
+                 ", ".join(cfg.principles.sources) or cfg.principles.file)
+    if cfg.rank.prescreen > 1 and method.name != "lmsearcher":  # ranked pre-screening of another method's children
+        from ..methods.lmsearcher import Prescreened
+        method = Prescreened(method, cfg.rank)
     method.bind(ctx)
     toolbox = base.Toolbox()
     toolbox.register("evaluate", evaluator)
@@ -199,7 +213,7 @@ def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
     target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,
-                     title=f"{p.method.name} on {target}, seed {p.cfg.seed}", fitness=fitness_label(p.cfg.fitness))
+                     title=f"{p.method.name} on {target}, seed {p.cfg.seed}", fitness=fitness_name(p.cfg))
 
 
 def new_state(cfg: RunConfig) -> SearchState:
@@ -227,9 +241,16 @@ def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True, space=
     """Start a new run in ``cfg.out``; returns the run directory and the final state."""
     resolve_paths(cfg)
     _check_new(cfg.out, overwrite)
-    p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=Path(cfg.out))
+    # The directory first (locked), so what preparing writes — principles, recorded LLM exchanges — has its place;
+    # a run that cannot even be prepared leaves nothing behind.
     rd = RunDir.create(cfg.out, overwrite=overwrite).lock()
     try:
+        try:
+            p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=rd.path)
+        except BaseException:
+            rd.unlock()
+            shutil.rmtree(rd.path, ignore_errors=True)
+            raise
         rd.write_config(cfg.to_dict())
         with _session(p, rd):
             log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.name, cfg.space,

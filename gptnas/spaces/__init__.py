@@ -4,7 +4,7 @@
 - :mod:`.categorical`: fixed-length decision spaces (:class:`CategoricalSequenceSpace`), with tokens, NCode and
   sub-spaces (:class:`Subspace`) for free;
 - one folder per benchmark space with its network: :mod:`.nb201`, :mod:`.nb101`, :mod:`.macro` (GPT-NAS's block
-  chains).
+  chains), :mod:`.tnb101` (TransNAS-Bench-101 micro, table only).
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from .categorical import CategoricalSequenceSpace, Subspace
 from .macro import MacroSpace
 from .nb101 import NB101Space
 from .nb201 import NB201Space
+from .tnb101 import TNB101Space
 
-SPACES = {"nb201": NB201Space, "macro": MacroSpace, "nb101": NB101Space}
+SPACES = {"nb201": NB201Space, "macro": MacroSpace, "nb101": NB101Space, "tnb101": TNB101Space}
 
 
 def get_space(name: str, options: dict | None = None, search_path=()) -> SearchSpace:
@@ -46,4 +47,4 @@ def get_space(name: str, options: dict | None = None, search_path=()) -> SearchS
 
 
 __all__ = ["END", "SearchSpace", "GrammarSpace", "CategoricalSequenceSpace", "Subspace", "NB201Space", "MacroSpace",
-           "NB101Space", "SPACES", "get_space", "has_grammar", "require_grammar"]
+           "NB101Space", "TNB101Space", "SPACES", "get_space", "has_grammar", "require_grammar"]

@@ -158,12 +158,18 @@ class LayerGPTProposer:
         predicted = torch.multinomial(torch.softmax(logits, 1), 1, generator=torch_generator(rng))[:, 0]
         ctx = left_pad(contexts, self.settings.window, self.vocab.pad_id)
         probs = torch.softmax(self.classifier(ctx, predicted) / max(temperature, 1e-6), 1).double()
+        allowed = getattr(self.space, "allowed_types", None)  # a sub-space of design principles
         out = []
         for i in range(len(archs)):
             p = probs[i].tolist()
             ex = exclude[i] if i < len(exclude) else None
-            if ex is not None:
+            if ex is not None and (allowed is None or len(allowed) > 1):
                 p[ex] = 0.0
+            if allowed is not None:
+                p = [v if j in allowed else 0.0 for j, v in enumerate(p)]
+                if not sum(p):  # the classifier gives every allowed type ~0: draw among them evenly
+                    p = [1.0 if j in allowed and j != ex else 0.0 for j in range(len(p))] if len(allowed) > 1 \
+                        else [1.0 if j in allowed else 0.0 for j in range(len(p))]
             out.append(sample_index(p, rng))
         return out
 
@@ -267,6 +273,11 @@ def pretrained_layer_proposer(space: MacroSpace, input_shape: tuple[int, int, in
                               cache_dir: str | os.PathLike | None = None, progress: bool = True) -> LayerGPTProposer:
     """A trained layer proposer from the cache, or built (:func:`build_layer_proposer`) and stored there
     atomically (a directory renamed into place)."""
+    full = getattr(space, "parent", space)  # a sub-space shares its parent's model: built on the parent
+    if full is not space:
+        prop = pretrained_layer_proposer(full, input_shape, settings, cache_dir, progress)
+        prop.space = space
+        return prop
     if not isinstance(settings, LayerGPTSettings):
         try:
             settings = LayerGPTSettings.from_dict(settings)

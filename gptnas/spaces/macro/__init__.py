@@ -2,6 +2,6 @@
 names, :mod:`.blocks` modules) and the chain's network (:mod:`.network`). torch is imported only by the modules
 that build networks."""
 from .block_types import BLOCK_TYPES
-from .space import MacroSpace, stem_resolution
+from .space import MacroSpace, MacroSubspace, stem_resolution
 
-__all__ = ["BLOCK_TYPES", "MacroSpace", "stem_resolution"]
+__all__ = ["BLOCK_TYPES", "MacroSpace", "MacroSubspace", "stem_resolution"]

@@ -166,3 +166,68 @@ def _block_tokens(kind: int, c_in: int, c_out: int, stride: int, h: int) -> tupl
     with torch.device("meta"):
         block = build_block(kind, c_in, c_out, stride)
     return tuple(layer.token() for layer in trace_layers(block, (c_in, h, h)))
+
+
+class MacroSubspace(MacroSpace):
+    """Block chains whose blocks are all of the ``allowed`` types (design principles over the block-chain space).
+
+    Same lengths, widths, networks, keys and description as ``parent`` (so a pre-trained layer GPT of the parent is
+    reused); ``allowed_types`` (indices into :data:`BLOCK_TYPES`) can be widened or narrowed during a search, and
+    ``grammar_version`` counts the changes, so a proposer's masks follow them.
+    """
+
+    def __init__(self, parent: MacroSpace, allowed: Sequence[int]):
+        if isinstance(parent, MacroSubspace):
+            parent = parent.parent
+        super().__init__(parent.min_blocks, parent.max_blocks, parent.width)
+        self.parent = parent
+        self.grammar_version = 0
+        self.allowed_types: list[int] = []
+        self.set_allowed(allowed, _initial=True)
+
+    def set_allowed(self, allowed: Sequence[int], _initial: bool = False) -> None:
+        new = sorted({int(b) for b in allowed})
+        if not new or any(not 0 <= b < len(BLOCK_TYPES) for b in new):
+            raise ValueError(f"a block-chain sub-space needs at least one of the {len(BLOCK_TYPES)} block types, "
+                             f"got {list(allowed)}")
+        if new != self.allowed_types:
+            self.allowed_types = new
+            if not _initial:
+                self.grammar_version += 1
+
+    def contains(self, arch: Sequence[int]) -> bool:
+        return all(b in self.allowed_types for b in arch)
+
+    def sample(self, rng: random.Random) -> list[int]:
+        n = rng.randint(self.min_blocks, self.max_blocks)
+        return [self.allowed_types[rng.randrange(len(self.allowed_types))] for _ in range(n)]
+
+    def is_valid(self, arch: Sequence[int]) -> bool:
+        return super().is_valid(arch) and self.contains(arch)
+
+    def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
+        """The parent's moves (change, insert, delete) with allowed types only."""
+        child = list(arch)
+        moves = (["change"] if len(self.allowed_types) > 1 else []) + \
+            (["insert"] if len(child) < self.max_blocks else []) + (["delete"] if len(child) > self.min_blocks else [])
+        if not moves:
+            return child
+        move = rng.choice(moves)
+        i = rng.randrange(len(child))
+        if move == "change":
+            child[i] = rng.choice([b for b in self.allowed_types if b != child[i]] or self.allowed_types)
+        elif move == "insert":
+            child.insert(rng.randrange(len(child) + 1), rng.choice(self.allowed_types))
+        else:
+            del child[i]
+        return child
+
+    def next_tokens(self, prefix: Sequence[str]) -> list[str]:
+        ok = {BLOCK_TYPES[b] for b in self.allowed_types}
+        return [t for t in super().next_tokens(prefix) if t == END or t in ok]
+
+    def describe(self) -> dict:
+        return self.parent.describe()
+
+    def __repr__(self) -> str:
+        return f"MacroSubspace({[BLOCK_TYPES[b] for b in self.allowed_types]})"

@@ -1,0 +1,102 @@
+"""Options of design-principle transfer: the ``principles`` section of a run's config (:class:`PrinciplesSettings`).
+
+Read by ``--method lapt`` (its principles, refined space and adaptation) and by any other method given
+``--principles-from`` (the refined space only). Plain data, no torch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional, Union
+
+from ...errors import ConfigError
+from ..base import check_choice, check_int
+
+EXTRACTORS = ("stats", "gpt", "llm", "frequency")
+#: The paper's settings per space: population, tournament, options per position, first adaptation, then every,
+#: the target's top architectures an adaptation reads.
+PAPER = {"nb201": dict(population=5, sample=2, max_options=2, adapt_first=10, adapt_every=5, adapt_top=5),
+         "tnb101": dict(population=10, sample=5, max_options=3, adapt_first=10, adapt_every=10, adapt_top=15)}
+OTHER = dict(population=10, sample=5, max_options=None, adapt_first=10, adapt_every=10, adapt_top=10)
+
+
+def paper_setting(space, name: str):
+    """The paper's value of ``name`` for ``space`` (by its name; other spaces: LAPT's TransNAS-Bench-101 loop, and
+    at most half the options of a position — for block chains, those of the 15 types the evidence favours)."""
+    v = PAPER.get(getattr(space, "name", ""), OTHER)[name]
+    if v is None and name == "max_options":
+        from .decisions import positions_of
+        v = max(1, math.ceil(max(len(o) for o in positions_of(space)[1]) / 2))
+    return v
+
+
+@dataclass
+class PrinciplesSettings:
+    """How principles are learned, refine the space, and adapt.
+
+    ``source``: where they are learned (``--principles-from``): a dataset or task of the run's benchmark table, a
+    run directory, or several (a list, or comma-separated). ``file``: principles written by hand (or exported from
+    a run) instead. ``extractor``: ``stats`` (default), ``gpt``, ``llm``, or ``frequency`` (the baseline: plain
+    frequency among the source's top 50). None values are the paper's per space (:data:`PAPER`).
+    """
+
+    source: Union[str, list, None] = None
+    file: Optional[str] = None
+    extractor: str = "stats"
+    max_options: Optional[int] = None   # options kept per position (None: paper, NB201 2, TNB101 3)
+    top: float = 0.01                   # the source's good architectures: a share (< 1) or a count (>= 1) ...
+    min_top: int = 10                   # ... but at least this many
+    effect_weight: float = 0.5          # score = enrichment among the good + effect_weight x additive effect (SD)
+    guided: bool = True                 # lapt: initial population and mutations follow the principles' scores
+    temperature: float = 0.5            # lapt: initial population drawn with p ~ exp(score / temperature)
+    adapt: bool = True                  # lapt: principle adaptation during the search
+    adapt_first: Optional[int] = None   # lapt: first adaptation after this many evaluations (paper: 10)
+    adapt_every: Optional[int] = None   # lapt: then every this many (paper: 5 on NB201, 10 on TNB101)
+    adapt_top: Optional[int] = None     # lapt: the target's best architectures an adaptation reads (5 / 15)
+    target_weight: float = 50.0         # lapt: the target's evidence counts n / (n + target_weight) beside the source's
+    fallback: Optional[str] = None      # llm: "stats" to use the statistics when the LLM's replies stay unusable
+    gpt_samples: int = 2000             # gpt: samples from the fine-tuned GPT that give the per-position marginals
+
+    @classmethod
+    def from_dict(cls, d: Optional[dict]) -> "PrinciplesSettings":
+        d = dict(d or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(d) - names)
+        if bad:
+            raise ConfigError(f"unknown config key 'principles.{bad[0]}': valid keys are {', '.join(sorted(names))}")
+        return cls(**d)
+
+    @property
+    def sources(self) -> list[str]:
+        if self.source is None:
+            return []
+        if isinstance(self.source, str):
+            return [s.strip() for s in self.source.split(",") if s.strip()]
+        return [str(s) for s in self.source]
+
+    @property
+    def active(self) -> bool:
+        return bool(self.sources or self.file)
+
+    def validate(self) -> None:
+        w = "principles"
+        check_choice(w, "extractor", self.extractor, EXTRACTORS)
+        if self.fallback is not None:
+            check_choice(w, "fallback", self.fallback, ("stats", "frequency"))
+        for opt in ("max_options", "adapt_first", "adapt_every", "adapt_top"):
+            if getattr(self, opt) is not None:
+                check_int(w, opt, getattr(self, opt))
+        check_int(w, "min_top", self.min_top)
+        check_int(w, "gpt_samples", self.gpt_samples)
+        for opt in ("top", "effect_weight", "temperature", "target_weight"):
+            v = getattr(self, opt)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (opt in ("top", "temperature")
+                                                                                    and v == 0):
+                raise ConfigError(f"principles option {opt} must be a number > 0 (>= 0 for weights), got {v!r}")
+        for opt in ("guided", "adapt"):
+            if not isinstance(getattr(self, opt), bool):
+                raise ConfigError(f"principles option {opt} must be true or false")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

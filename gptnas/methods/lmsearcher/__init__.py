@@ -1,0 +1,8 @@
+"""NAS as ranking (LM-Searcher, Hu et al., EMNLP 2025), whole: its exact text (:mod:`.prompt`), training
+trajectories by pruning-based subspace sampling (:mod:`.trajectories`), the rankers — built-in, LLM, random — and
+where the built-in one learns (:mod:`.rankers`; the model itself is shared code, :mod:`gptnas.lm.ranker`), the
+method and ranked pre-screening for other methods (:mod:`.method`), and its options (:mod:`.options`)."""
+from .method import LMSearcher, Prescreened, RankerLearner
+from .options import RankSettings
+
+__all__ = ["LMSearcher", "Prescreened", "RankSettings", "RankerLearner"]

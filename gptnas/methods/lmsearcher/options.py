@@ -1,0 +1,76 @@
+"""Options of NAS as ranking: the ``rank`` section of a run's config (:class:`RankSettings`).
+
+Read by ``--method lmsearcher`` (its loop and ranker) and by ``rea`` / ``gptnas`` with ``rank.prescreen`` (ranked
+pre-screening of their children). Plain data, no torch.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Union
+
+from ...errors import ConfigError
+from ..base import check_choice, check_int, check_probability
+
+
+@dataclass
+class RankSettings:
+    """The ranker and how the search uses it.
+
+    ``source`` (``--rank-from``): the tasks its training trajectories come from — datasets/tasks of the benchmark
+    tables or run directories; None: every table the project can read but the target's own task.
+    """
+
+    ranker: str = "builtin"            # builtin (the small transformer) | llm (--llm-url / --llm-model) | random
+    source: Union[str, list, None] = None
+    prescreen: int = 1                 # rea / gptnas: k > 1 breeds k x the children and evaluates the ranker's best
+    pool: int = 10                     # lmsearcher: candidates per choice
+    history: int = 200                 # lmsearcher: history entries in the LLM's prompt (the built-in reads its own)
+    initial: int = 5                   # lmsearcher: random architectures before the first choice
+    pool_source: str = "mixed"         # mixed (neighbours of the best + random) | random (the paper's) | gpt
+    local_share: float = 0.5           # mixed pools: the share of neighbours of the history's best five
+    retries: int = 3                   # llm: asked again this often when the reply is not in the pool
+    fallback: str = "builtin"          # llm: who chooses when the replies stay outside the pool (builtin | random)
+    subspaces: int = 200               # trajectories: pruned sub-spaces per source
+    uniform: bool = False              # trajectories: no pruning (ablation)
+    shuffle_scores: bool = False       # trajectories: history scores shuffled (ablation)
+    epochs: int = 6                    # built-in ranker training
+    model: dict = field(default_factory=dict)  # built-in ranker size: gptnas.lm.ranker.RankerConfig fields
+    seed: int = 0                      # trajectories and training (the ranker is shared by every run seed)
+
+    @classmethod
+    def from_dict(cls, d: Optional[dict]) -> "RankSettings":
+        d = dict(d or {})
+        if "from" in d:
+            d["source"] = d.pop("from")
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(d) - names)
+        if bad:
+            raise ConfigError(f"unknown config key 'rank.{bad[0]}': valid keys are {', '.join(sorted(names))}")
+        return cls(**d)
+
+    @property
+    def sources(self) -> list[str]:
+        if self.source is None:
+            return []
+        if isinstance(self.source, str):
+            return [s.strip() for s in self.source.split(",") if s.strip()]
+        return [str(s) for s in self.source]
+
+    def validate(self) -> None:
+        w = "rank"
+        check_choice(w, "ranker", self.ranker, ("builtin", "llm", "random"))
+        check_choice(w, "pool_source", self.pool_source, ("mixed", "random", "gpt"))
+        check_choice(w, "fallback", self.fallback, ("builtin", "random"))
+        for opt in ("prescreen", "pool", "history", "initial", "retries", "subspaces", "epochs"):
+            check_int(w, opt, getattr(self, opt), minimum=0 if opt == "retries" else 1)
+        check_int(w, "seed", self.seed, minimum=0)
+        check_probability(w, "local_share", self.local_share)
+        if self.pool < 2:
+            raise ConfigError(f"rank option pool must be at least 2, got {self.pool}")
+        for opt in ("uniform", "shuffle_scores"):
+            if not isinstance(getattr(self, opt), bool):
+                raise ConfigError(f"rank option {opt} must be true or false")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,134 @@
+"""The rankers a search can use, and where the built-in one learns: every scored table the project can read but the
+target's own task (or ``--rank-from``), by pruning-based subspace sampling."""
+from __future__ import annotations
+
+import logging
+import random
+
+import numpy as np
+
+from ...errors import ConfigError, DataError
+from ..sources import check_source, is_run_dir, scored_architectures
+from .prompt import format_prompt, parse_reply
+
+log = logging.getLogger(__name__)
+
+
+def _space_for(name: str):
+    from ...spaces import get_space
+    return get_space(name)
+
+
+def training_sources(settings, ctx) -> list[tuple[str, object, list]]:
+    """``[(label, space, [(genome, fitness), ...]), ...]`` the built-in ranker trains on; never the target."""
+    from ...bench import BENCHMARK_DATASETS, scored_table
+    target = (ctx.space_name or getattr(ctx.space, "name", None), ctx.dataset)
+    out = []
+    if settings.sources:
+        for src in settings.sources:
+            if is_run_dir(src):
+                out.append((src, ctx.space, scored_architectures(src, ctx, "--rank-from")))
+                continue
+            space_name, _, ds = src.rpartition(":")
+            tables = [space_name] if space_name else [target[0]] + [s for s in BENCHMARK_DATASETS if s != target[0]]
+            where = next((s for s in tables if s in BENCHMARK_DATASETS and ds in BENCHMARK_DATASETS[s]), None)
+            if where is None:
+                known = "; ".join(f"{s}: " + ", ".join(d) for s, d in BENCHMARK_DATASETS.items())
+                raise ConfigError(f"--rank-from {src}: not a dataset or task of a benchmark table ({known}) nor a "
+                                  "run directory")
+            if (where, ds) == target:
+                check_source(ds, ds, "--rank-from")
+            out.append((f"{where}:{ds}", _space_for(where), scored_table(where, ctx.data, ds)))
+        return out
+    for space_name, datasets in BENCHMARK_DATASETS.items():
+        for ds in datasets:
+            if (space_name, ds) == target:
+                continue
+            try:
+                out.append((f"{space_name}:{ds}", _space_for(space_name), scored_table(space_name, ctx.data, ds)))
+            except (DataError, ConfigError) as e:
+                log.info("the ranker does not train on %s:%s (%s)", space_name, ds, e)
+    if not out:
+        raise ConfigError("the built-in ranker trains on benchmark tables and found none: pass --data (the folder "
+                          "holding them) or --rank-from RUN_DIR")
+    return out
+
+
+def builtin_ranker(settings, ctx, progress: bool = True):
+    """The built-in ranker for ``ctx``'s search: trained on :func:`training_sources`, cached by what it saw."""
+    from ...lm.ranker import BuiltinRanker, RankerConfig, RankerTraining, cached_ranker
+    from .trajectories import samples_from
+    sources = training_sources(settings, ctx)
+    cfg = RankerConfig(**settings.model)
+    train = RankerTraining(epochs=settings.epochs, seed=settings.seed)
+    description = {"sources": [s[0] for s in sources], "sizes": [len(s[2]) for s in sources],
+                   "data": str(ctx.data), "subspaces": settings.subspaces, "uniform": settings.uniform,
+                   "shuffle_scores": settings.shuffle_scores, "local_share": settings.local_share,
+                   "pool": settings.pool, "model": cfg.to_dict(), "train": train.to_dict()}
+
+    def build():
+        rng = random.Random(settings.seed)
+        samples = []
+        for label, space, scored in sources:
+            samples += samples_from(scored, space, rng, n_subspaces=settings.subspaces, pool=settings.pool,
+                                    local_share=settings.local_share, uniform=settings.uniform,
+                                    shuffle_scores=settings.shuffle_scores, source=label)
+        r = BuiltinRanker(cfg, seed=settings.seed)
+        r.fit(samples, train, progress=progress)
+        return r
+
+    return cached_ranker(description, build, ctx.gpt_cache_dir)
+
+
+class RandomRanker:
+    """Chooses uniformly from the pool (the ablation "without ranking")."""
+
+    name = "random"
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def choose(self, codes, scores, pool) -> int:
+        return self.rng.randrange(len(pool))
+
+
+class LLMRanker:
+    """LM-Searcher's prompt to any OpenAI-compatible model; a reply outside the pool is asked again ``retries``
+    times, then ``fallback`` chooses (and :attr:`fallbacks` counts it)."""
+
+    name = "llm"
+
+    def __init__(self, client, fallback, retries: int = 3, max_history: int = 200):
+        self.client, self.fallback, self.retries, self.max_history = client, fallback, retries, max_history
+        self.fallbacks = 0
+        self.last_fallback = False
+
+    def choose(self, codes, scores, pool) -> int:
+        messages = [{"role": "system", "content": format_prompt(codes, scores, pool, self.max_history)}]
+        for attempt in range(1 + self.retries):
+            code = parse_reply(self.client.chat(messages), pool)
+            if code is not None:
+                self.last_fallback = False
+                return pool.index(code)
+            log.warning("the LLM named no candidate of the pool (attempt %d of %d)", attempt + 1, 1 + self.retries)
+        self.fallbacks += 1
+        self.last_fallback = True
+        log.warning("the LLM's replies stayed outside the pool: the %s ranker chooses", self.fallback.name)
+        return self.fallback.choose(codes, scores, pool)
+
+
+def make_ranker(settings, ctx, progress: bool = True):
+    """The ranker ``settings`` name (``builtin``, ``llm`` with its fallback, or ``random``)."""
+    if settings.ranker == "random":
+        return RandomRanker(random.Random(ctx.rngs.derive("random-ranker")))
+    if settings.ranker == "builtin":
+        return builtin_ranker(settings, ctx, progress)
+    from ...lm.llm import ChatClient
+    record = None if ctx.run_dir is None else ctx.run_dir / "llm_exchanges.jsonl"
+    client = ChatClient(ctx.llm, record=record)
+    fallback = builtin_ranker(settings, ctx, progress) if settings.fallback == "builtin" else \
+        RandomRanker(random.Random(ctx.rngs.derive("fallback")))
+    return LLMRanker(client, fallback, settings.retries, settings.history)
+
+
+__all__ = ["LLMRanker", "RandomRanker", "builtin_ranker", "make_ranker", "training_sources", "np"]

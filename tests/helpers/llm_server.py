@@ -1,0 +1,97 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol, with scripted behaviour.
+
+>>> with LLMServer() as srv:
+...     srv.script(("reply", "{...}"), ("status", 429), ("sleep", 2.0, "late"), ("garbage", "<html>"))
+...     url = srv.url          # http://127.0.0.1:PORT/v1
+
+Each request takes the next scripted step (the last one repeats); ``srv.requests`` holds every request body.
+``("echo_pool",)`` answers with the first code of the pool in the last user message (``...;code;...`` lists).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class LLMServer:
+    def __init__(self):
+        self.steps: list = []
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                    step = server.steps.pop(0) if len(server.steps) > 1 else (server.steps[0] if server.steps
+                                                                               else ("reply", "ok"))
+                if not self.path.endswith("/chat/completions"):
+                    return self._send(404, {"error": "not found"})
+                kind = step[0]
+                if kind == "status":
+                    return self._send(step[1], {"error": {"message": "scripted"}}, {"Retry-After": "0"})
+                if kind == "garbage":
+                    return self._raw(200, step[1].encode())
+                if kind == "sleep":
+                    time.sleep(step[1])
+                    return self._reply(step[2])
+                if kind == "echo_pool":
+                    last = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
+                    pool = re.findall(r"\d+", last.split("Candidates:")[-1]) if "Candidates:" in last else ["0"]
+                    return self._reply(pool[0])
+                if kind == "fn":
+                    return self._reply(step[1](body))
+                return self._reply(step[1])
+
+            def _reply(self, text):
+                self._send(200, {"id": "x", "object": "chat.completion", "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+
+            def handle(self):
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _send(self, code, obj, headers=None):
+                self._raw(code, json.dumps(obj).encode(), headers)
+
+            def _raw(self, code, data, headers=None):
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a scripted timeout)
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def script(self, *steps) -> "LLMServer":
+        with self._lock:
+            self.steps = list(steps)
+        return self
+
+    def __enter__(self) -> "LLMServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

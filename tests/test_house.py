@@ -16,7 +16,7 @@ LAYERS = {
     "methods": 3,
     "config": 4,
     "search": 5,
-    "run": 6, "final": 6, "report": 6, "principles": 6, "bench.__main__": 6, "gpt": 6,
+    "run": 6, "final": 6, "report": 6, "principles": 6, "rank": 6, "bench.__main__": 6, "gpt": 6,
 }
 
 

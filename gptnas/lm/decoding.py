@@ -18,6 +18,21 @@ def torch_generator(rng: random.Random) -> torch.Generator:
     return torch.Generator().manual_seed(rng.getrandbits(63))
 
 
+_CACHE_ARG: Optional[str] = None
+
+
+def forward_cached(model, ids: torch.Tensor, attention_mask: torch.Tensor, cache):
+    """One decoding step with the key/value cache, in whichever API the installed ``transformers`` has: ``cache``
+    (5.x, where ``past_key_values`` is deprecated) or ``past_key_values`` (4.x). Returns ``(outputs, cache)``."""
+    global _CACHE_ARG
+    if _CACHE_ARG is None:
+        import inspect
+        _CACHE_ARG = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    kw = {_CACHE_ARG: cache} if cache is not None else {}
+    out = model(input_ids=ids, attention_mask=attention_mask, use_cache=True, **kw)
+    return out, (out["cache"] if "cache" in out else out["past_key_values"])
+
+
 @torch.inference_mode()
 def generate(model, vocab: Vocab, grammar: Grammar, max_length: int, batch: int, gen: torch.Generator,
              temperature: float, top_k: Optional[int], forced: Optional[Sequence[Sequence[Optional[str]]]] = None,
@@ -39,9 +54,7 @@ def generate(model, vocab: Vocab, grammar: Grammar, max_length: int, batch: int,
     for step in range(limit + 1):
         # Finished rows are fed <pad>; their outputs are ignored, the mask only keeps transformers quiet.
         attn = torch.ones((batch, step + 1), dtype=torch.long, device=device)
-        out = model(input_ids=step_ids.to(device), attention_mask=attn, past_key_values=past,
-                         use_cache=True)
-        past = out.past_key_values
+        out, past = forward_cached(model, step_ids.to(device), attn, past)
         logits = out.logits[:, -1].float().cpu()  # (batch, vocab)
         nxt = torch.full((batch,), vocab.pad_id, dtype=torch.long)
         sample_rows, masks = [], []

@@ -5,7 +5,7 @@
 ...     url = srv.url          # http://127.0.0.1:PORT/v1
 
 Each request takes the next scripted step (the last one repeats); ``srv.requests`` holds every request body.
-``("echo_pool",)`` answers with the first code of the pool in the last user message (``...;code;...`` lists).
+``("echo_pool",)`` answers with the first candidate of the pool in the last message (LM-Searcher's ``code;code;``).
 """
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ class LLMServer:
                 if kind == "sleep":
                     time.sleep(step[1])
                     return self._reply(step[2])
-                if kind == "echo_pool":
-                    last = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-                    pool = re.findall(r"\d+", last.split("Candidates:")[-1]) if "Candidates:" in last else ["0"]
+                if kind == "echo_pool":  # LM-Searcher's text: the pool's codes are the ones followed by ';'
+                    last = body["messages"][-1]["content"]
+                    pool = re.findall(r"(\d+);", last) or ["0"]
                     return self._reply(pool[0])
                 if kind == "fn":
                     return self._reply(step[1](body))

@@ -10,6 +10,9 @@ wall-clock times, which no two runs share.
     python experiments/results_unchanged.py record --out /tmp/reference
     # at the commit after it:
     python experiments/results_unchanged.py compare --reference /tmp/reference
+    # after a change of gptnas's default (issue 13), the paper's settings must still give the same runs:
+    python experiments/results_unchanged.py compare --reference experiments/results/reference_archives \
+        --gptnas-flags="--preset paper"
 
 ``compare`` prints one line per run (identical, or the first row that differs) and exits 1 if any run differs.
 Both use one torch thread (``--threads 1``): floating-point sums in GPT training depend on the thread count.
@@ -29,8 +32,9 @@ METHODS = ("random", "rea", "ga", "gptnas", "gptnas+transfer")
 TIMING = ("eval_time_s", "elapsed_s")
 
 
-def jobs(data: str, seeds: int, default_run: bool, methods=METHODS) -> dict[str, list[str]]:
-    """``{name: command-line arguments}`` of every run compared."""
+def jobs(data: str, seeds: int, default_run: bool, methods=METHODS, gptnas_flags=()) -> dict[str, list[str]]:
+    """``{name: command-line arguments}`` of every run compared; ``gptnas_flags`` go to the gptnas runs (e.g.
+    ``--preset paper`` when the default changed on purpose and the paper's settings must not)."""
     out = {}
     for m in methods:
         name, *flags = m.split("+")
@@ -39,6 +43,8 @@ def jobs(data: str, seeds: int, default_run: bool, methods=METHODS) -> dict[str,
                     "--method", name, "--budget", "100", "--seed", str(s)]
             if "transfer" in flags:
                 args += ["--transfer-from", "cifar100"]
+            if name == "gptnas":
+                args += list(gptnas_flags)
             out[f"{m}-s{s}"] = args
     if default_run:
         out["default-run"] = []
@@ -103,8 +109,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--no-default-run", action="store_true", help="leave out the embedded default run")
+    ap.add_argument("--gptnas-flags", default="", help='extra flags of the gptnas runs, e.g. "--preset paper"')
     args = ap.parse_args(argv)
-    todo = jobs(args.data, args.seeds, not args.no_default_run, args.methods.split(","))
+    todo = jobs(args.data, args.seeds, not args.no_default_run, args.methods.split(","), args.gptnas_flags.split())
     folder = Path(args.out if args.mode == "record" else args.reference)
     if folder is None:
         ap.error("record needs --out, compare needs --reference")

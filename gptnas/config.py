@@ -126,7 +126,8 @@ class RunConfig:
     parallel: str | None = None       # serial | process | ray (default: process when workers > 1)
     ray_address: str | None = None    # existing Ray cluster (default $RAY_ADDRESS, else a local one)
     gpus_per_task: float | None = None  # Ray: GPUs each evaluation asks for (None: 1 for training on a GPU cluster)
-    threads: int | None = None        # torch CPU threads in this process (None: torch's default)
+    threads: int | None = None        # torch CPU threads in this process (None: 1, or torch's default when this
+                                      #   process trains networks itself; evaluation workers get cores // workers)
     python_path: list = field(default_factory=list)  # folders that module:callable names were imported from
     search: SearchConfig = field(default_factory=SearchConfig)
     gpt: GPTSettings = field(default_factory=GPTSettings)

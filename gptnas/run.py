@@ -25,7 +25,7 @@ _FLAGS = {
     "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
     "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads", "method": "search.method", "budget": "search.budget",
     "population": "search.population", "epochs": "train.epochs", "device": "train.device",
-    "dataset_dir": "train.data_root", "transfer_from": "gpt.transfer_from", "sample": "search.sample", "generations": "search.generations",
+    "dataset_dir": "train.data_root", "transfer_from": "gpt.transfer_from", "preset": "gpt.preset", "sample": "search.sample", "generations": "search.generations",
     "principles": "principles.extractor", "principles_from": "principles.source", "principles_file": "principles.file",
     "llm_url": "llm.url", "llm_model": "llm.model", "llm_replay": "llm.replay",
     "ranker": "rank.ranker", "rank_from": "rank.source",
@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
     p.add_argument("--method", help="gptnas (default) | random | rea | ga | lapt (design-principle transfer) | "
                                     "lmsearcher (NAS as ranking)")
+    p.add_argument("--preset", metavar="NAME",
+                   help="gptnas: named settings — local (regularised evolution with the GPT's adaptive local move; "
+                        "the token GPT's default) | paper (GPT-NAS as published: GA, r = 0.4 decaying, to reproduce "
+                        "its tables; the block-chain space's default)")
     p.add_argument("--transfer-from", dest="transfer_from", metavar="SOURCE",
                    help="gptnas: fine-tune the GPT on the best architectures of another dataset (or a run dir)")
     p.add_argument("--principles-from", dest="principles_from", metavar="SOURCE[,SOURCE]",

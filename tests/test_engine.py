@@ -56,6 +56,16 @@ def test_same_seed_same_result_different_seed_different_path(method):
     assert arch(a) != arch(c)
 
 
+@pytest.mark.parametrize("method", ["random", "rea", "ga"])
+def test_a_search_is_the_prefix_of_a_longer_one(method):
+    """The budget only stops a search: experiments read the b-budget search off the first b evaluations of a
+    longer one (experiments/nb201_search.py, gptnas_no_prior.py)."""
+    arch = lambda s: [r["arch"] for r in s.archive.rows]
+    short = run_in_memory(cfg(method, budget=25, seed=5), evaluator=Synthetic())
+    long = run_in_memory(cfg(method, budget=70, seed=5), evaluator=Synthetic())
+    assert arch(short) == arch(long)[:25]
+
+
 def test_evolution_beats_random_on_a_smooth_landscape():
     def mean_best(method):
         return sum(run_in_memory(cfg(method, budget=80, seed=s), evaluator=Synthetic()).best_row()["fitness"]

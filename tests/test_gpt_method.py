@@ -26,12 +26,13 @@ def gcfg(nb201_dir, cache, dataset="cifar10", budget=40, seed=0, **gpt):
                      gpt=GPTSettings(pretrain=TINY, cache_dir=cache, **gpt))
 
 
-def test_gptnas_records_gpt_proposals_and_is_reproducible(nb201_dir, cache):
-    a = run_in_memory(gcfg(nb201_dir, cache, seed=4))
-    b = run_in_memory(gcfg(nb201_dir, cache, seed=4))
+@pytest.mark.parametrize("preset,origin", [("local", "gpt-local"), ("paper", "gpt")])
+def test_gptnas_records_gpt_proposals_and_is_reproducible(nb201_dir, cache, preset, origin):
+    a = run_in_memory(gcfg(nb201_dir, cache, seed=4, preset=preset))
+    b = run_in_memory(gcfg(nb201_dir, cache, seed=4, preset=preset))
     assert [r["arch"] for r in a.archive.rows] == [r["arch"] for r in b.archive.rows]
     origins = [r["origin"] for r in a.archive.rows]
-    assert a.evaluations == 40 and origins.count("gpt") >= 10
+    assert a.evaluations == 40 and origins.count(origin) >= 10
     assert "gpt_weights" in a.learner_states["gpt"] and "gpt_pretrain_key" in a.learner_states["gpt"]
 
 
@@ -78,7 +79,7 @@ def test_transfer_from_the_target_itself_is_refused(nb201_dir, tmp_path):
 
 
 def test_rea_loop_reconstructs_children_and_keeps_population(nb201_dir, cache):
-    st = run_in_memory(gcfg(nb201_dir, cache, budget=30, seed=1, loop="rea"))
+    st = run_in_memory(gcfg(nb201_dir, cache, budget=30, seed=1, loop="rea", mutation="reconstruct"))
     assert st.evaluations == 30 and len(st.population) == 10
     later = [r["origin"] for r in st.archive.rows[10:]]
     # early children are GPT reconstructions; as r decays to 0 the classic mutation takes over

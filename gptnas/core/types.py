@@ -4,6 +4,8 @@ The names are prefixed so they never collide with a user's own ``creator.Fitness
 An individual is a ``list`` of ints (the genome, see :mod:`gptnas.spaces.base`) with a single-objective maximising
 fitness and an ``origin`` tag saying which operator produced it.
 """
+import copy
+
 from deap import base, creator
 
 if not hasattr(creator, "GptnasFitness"):
@@ -13,6 +15,26 @@ if not hasattr(creator, "GptnasIndividual"):
 
 Fitness = creator.GptnasFitness
 Individual = creator.GptnasIndividual
+
+
+def _copy_individual(self, memo):
+    """``copy.deepcopy`` (DEAP's ``toolbox.clone``) of an individual: the genome, the fitness and the tags, without
+    the generic deepcopy's reflection — the search clones a parent for every child."""
+    flat = not self or type(self[0]) is int  # genomes are lists of ints (spaces/base.py): a shallow copy is deep
+    new = Individual(self if flat else copy.deepcopy(list(self), memo))
+    new.fitness.wvalues = self.fitness.wvalues  # a tuple of floats: shared safely
+    for k, v in self.__dict__.items():
+        if k != "fitness":
+            new.__dict__[k] = v if isinstance(v, (str, int, float, tuple, type(None))) else copy.deepcopy(v, memo)
+    return new
+
+
+Individual.__deepcopy__ = _copy_individual
+
+
+def clone(ind):
+    """``toolbox.clone``: a deep copy (the fast path for :data:`Individual`)."""
+    return _copy_individual(ind, {}) if type(ind) is Individual else copy.deepcopy(ind)
 
 
 def make_individual(genome, origin: str = "random", fitness: float | None = None):

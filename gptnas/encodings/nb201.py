@@ -47,10 +47,21 @@ def check_ops(ops: Sequence[int]) -> tuple[int, ...]:
     return ops_t
 
 
+_STRINGS: dict[tuple, str] = {}  # op tuple -> official string: the search computes keys many times per evaluation
+
+
 def ops_to_string(ops: Sequence[int]) -> str:
     """Op list → official string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
-    o = [OPS[i] for i in check_ops(ops)]
-    return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
+    try:
+        return _STRINGS[tuple(ops)]
+    except (KeyError, TypeError):
+        pass
+    t = check_ops(ops)
+    o = [OPS[i] for i in t]
+    s = f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
+    if all(type(v) is int for v in ops):  # at most the 15,625 cells
+        _STRINGS[t] = s
+    return s
 
 
 def string_to_ops(text: str) -> tuple[int, ...]:

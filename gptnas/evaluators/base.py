@@ -43,6 +43,9 @@ class Evaluator:
 
     #: Short name recorded in run configs, e.g. ``"benchmark"`` or ``"proxy:synflow"``.
     name: str = "evaluator"
+    #: Whether evaluating may draw from (or seed) the global random generators. The engine shields the search's
+    #: generators around such evaluations; a table lookup says False and skips that cost.
+    uses_global_rng: bool = True
 
     def evaluate(self, arch: Sequence[int]) -> EvalResult:
         raise NotImplementedError

@@ -35,6 +35,7 @@ class TabularEvaluator(Evaluator):
     """
 
     name = "benchmark"
+    uses_global_rng = False  # a table lookup
 
     def __init__(self, table, dataset: str):
         from ..bench.table import BenchTable, canonical_dataset
@@ -91,6 +92,7 @@ class TNB101Evaluator(Evaluator):
     """
 
     name = "benchmark"
+    uses_global_rng = False  # a table lookup
 
     def __init__(self, table, task: str):
         from ..bench.tnb101 import TNB101Table

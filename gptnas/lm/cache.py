@@ -7,6 +7,7 @@ included). Entries are written to a temporary directory beside the final one and
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ from typing import Callable, Optional
 
 from ..core.paths import default_cache_dir
 from ..spaces.base import SearchSpace
-from .corpus import CorpusSettings, sample_architectures
+from .corpus import ENUMERABLE, CorpusSettings, corpus_size, sample_architectures, space_size
 from .model import GPTConfig
 from .proposer import META_FILE, GPTProposer, space_fingerprint
 from .train import TrainSettings
@@ -49,8 +50,17 @@ class PretrainSettings:
                    TrainSettings.from_dict(d.get("train", {})))
 
 
+def resolve(space: SearchSpace, settings: PretrainSettings) -> PretrainSettings:
+    """``settings`` with the corpus size filled in where it follows the space (:func:`~.corpus.corpus_size`)."""
+    if settings.corpus.n is not None:
+        return settings
+    n = corpus_size(getattr(space, "parent", space), None)
+    return dataclasses.replace(settings, corpus=dataclasses.replace(settings.corpus, n=n))
+
+
 def cache_key(space: SearchSpace, settings: PretrainSettings) -> str:
     """sha256 (first 20 hex digits) of the space description and all pre-training settings."""
+    settings = resolve(space, settings)
     blob = json.dumps({"space": space.describe(), "fingerprint": space_fingerprint(space),
                        **settings.to_dict()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
@@ -67,6 +77,8 @@ def pretrained_proposer(space: SearchSpace, settings: PretrainSettings | dict | 
     full = getattr(space, "parent", space)  # a sub-space shares its parent's model: train on the parent, then narrow
     if full is not space:
         return pretrained_proposer(full, settings, cache_dir, progress).rebind(space)
+    auto = settings.corpus.n is None
+    settings = resolve(space, settings)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     final = root / "gpt" / cache_key(space, settings)
     if (final / META_FILE).is_file():
@@ -76,6 +88,11 @@ def pretrained_proposer(space: SearchSpace, settings: PretrainSettings | dict | 
         return prop
 
     log.info("pre-training GPT for space %r (cache miss: %s)", space.name, final)
+    size = space_size(space)
+    if auto and size is not None and size <= ENUMERABLE:
+        log.info("space %r has %d architectures, few enough to enumerate: drawn uniformly, a pre-training corpus "
+                 "teaches only their grammar, so it is %d draws (set gpt.pretrain.corpus.n to change)",
+                 space.name, size, settings.corpus.n)
     archs = sample_architectures(space, settings.corpus.n, settings.corpus.seed)
     prop = GPTProposer(space, config=settings.model, seed=settings.train.seed)
     prop.fit(archs, settings.train, progress=progress)

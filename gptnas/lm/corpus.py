@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -27,15 +27,42 @@ class CorpusSettings:
     """How the pre-training corpus is drawn.
 
     Attributes:
-        n: number of unique architectures (fewer if the space runs out; a warning says so).
+        n: number of unique architectures (fewer if the space runs out; a warning says so). ``None``: follows the
+            space's size (:func:`corpus_size`).
         seed: seed of the sampling rng.
     """
 
-    n: int = 15_625
+    n: Optional[int] = None
     seed: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+LARGE_CORPUS = 15_625   #: corpus of a space too large to enumerate (or of unknown size)
+ENUMERABLE = 100_000    #: spaces up to this many architectures count as small enough to enumerate
+SMALL_CORPUS = 2_048    #: corpus of an enumerable space: enough to learn its grammar, which is all it can teach
+
+
+def space_size(space: SearchSpace) -> Optional[int]:
+    """The number of architectures in ``space`` where it says (``space.size()``), else None."""
+    size = getattr(space, "size", None)
+    try:
+        return int(size()) if callable(size) else None
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+
+
+def corpus_size(space: SearchSpace, n: Optional[int]) -> int:
+    """The pre-training corpus size: ``n`` when given; otherwise ``SMALL_CORPUS`` draws (at most the whole space)
+    for a space small enough to enumerate — drawn uniformly, its corpus holds the grammar and nothing else, so
+    more of it only costs time — and ``LARGE_CORPUS`` for any other."""
+    if n is not None:
+        return n
+    size = space_size(space)
+    if size is not None and size <= ENUMERABLE:
+        return min(size, SMALL_CORPUS)
+    return LARGE_CORPUS
 
 
 def sample_architectures(space: SearchSpace, n: int, seed: int = 0, max_tries: int | None = None) -> list[list[int]]:

@@ -2,6 +2,7 @@
 by its full-sequence likelihood (see :mod:`gptnas.lm.proposer` for why)."""
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Optional, Sequence
 
@@ -17,7 +18,11 @@ class _TooMany(Exception):
 
 def enumerate_fillings(grammar: Grammar, tokens: Sequence[str], gaps: Sequence[int],
                        limit: int) -> Optional[list[list[str]]]:
-    """All grammar-valid fillings of ``gaps`` in ``tokens`` (same length), or ``None`` if more than ``limit``."""
+    """All grammar-valid fillings of ``gaps`` in ``tokens`` (same length), or ``None`` if more than ``limit``.
+
+    In depth-first order: the gaps left to right, each gap's options sorted."""
+    if getattr(grammar.space, "positions_independent", False):
+        return _product_fillings(grammar, tokens, gaps, limit)
     gapset, n = set(gaps), len(tokens)
     # Cheap bound along the original path (exact for fixed-option spaces such as NB201).
     bound, prefix = 1, []
@@ -51,6 +56,36 @@ def enumerate_fillings(grammar: Grammar, tokens: Sequence[str], gaps: Sequence[i
         rec([])
     except _TooMany:
         return None
+    return out
+
+
+def _product_fillings(grammar: Grammar, tokens: Sequence[str], gaps: Sequence[int],
+                      limit: int) -> Optional[list[list[str]]]:
+    """:func:`enumerate_fillings` where the options at one position do not depend on the others: the Cartesian
+    product of each gap's options, in the same order, without walking the grammar per candidate."""
+    tokens = list(tokens)
+    gapset = set(gaps)
+    if END not in grammar.allowed(tuple(tokens))[0]:  # the wrong length
+        return []
+    options = []
+    for i, t in enumerate(tokens):
+        allowed = grammar.allowed(tuple(tokens[:i]), end=False)[0]
+        if i in gapset:
+            options.append(sorted(allowed))
+        elif t not in allowed:
+            return []
+    total = 1
+    for o in options:
+        total *= len(o)
+    if total > limit:
+        return None
+    order = sorted(gapset)
+    out = []
+    for combo in itertools.product(*options):
+        cand = list(tokens)
+        for i, t in zip(order, combo):
+            cand[i] = t
+        out.append(cand)
     return out
 
 

@@ -31,6 +31,7 @@ class GPTConfig:
         dropout: dropout on embeddings, attention and residuals during training.
         max_length: most tokens an architecture can have (without specials); ``None`` = ask the space
             (see :func:`space_max_length`).
+        activation: the MLP's activation (a ``transformers`` name): ``gelu_new`` (GPT-2's) or ``gelu``.
     """
 
     n_embd: int = 128
@@ -38,9 +39,13 @@ class GPTConfig:
     n_head: int = 4
     dropout: float = 0.1
     max_length: Optional[int] = None
+    activation: str = "gelu_new"  # GPT-2's tanh approximation; "gelu" (exact, one fused kernel) is faster on CPU
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["activation"] == "gelu_new":
+            del d["activation"]  # models (and cache keys) from before this setting existed stay valid
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "GPTConfig":
@@ -85,11 +90,42 @@ def build_model(config: GPTConfig, vocab: Vocab, max_length: int) -> GPT2LMHeadM
         bos_token_id=vocab.bos_id,
         eos_token_id=vocab.end_id,
         pad_token_id=vocab.pad_id,
+        activation_function=config.activation,
     )
     model = GPT2LMHeadModel(hf)
     model.eval()
     log.debug("built GPT: %d parameters, context %d", sum(p.numel() for p in model.parameters()), max_length + 2)
     return model
+
+
+def eval_logits(model: GPT2LMHeadModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The model's logits in eval mode, computed from its own modules without ``transformers``' per-call machinery.
+
+    On the short sequences of a search space that machinery (mask builders, dozens of config look-ups) costs more
+    than the arithmetic. The same layers run in the same order — embeddings, per block pre-norm attention over
+    the causal and padding mask (``scaled_dot_product_attention``) and the MLP with the model's own activation,
+    the final norm and the tied head — so the result equals ``model(...).logits`` to float rounding
+    (``tests/test_gpt_local.py`` compares them). Without dropout: scoring only; training uses ``model(...)``.
+
+    Args:
+        ids, mask: LongTensor (batch, seq), right-padded; mask 1 on real tokens.
+    Returns:
+        FloatTensor (batch, seq, vocab).
+    """
+    tr = model.transformer
+    b, t = ids.shape
+    cfg = model.config
+    n_embd, n_head = cfg.n_embd, cfg.n_head
+    h = tr.wte(ids) + tr.wpe(torch.arange(t, device=ids.device))[None]
+    causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
+    attend = causal[None, None] & mask[:, None, None, :].bool()  # (b, 1, t, t): query i sees keys <= i, not padding
+    for block in tr.h:
+        q, k, v = block.attn.c_attn(block.ln_1(h)).split(n_embd, dim=2)
+        q, k, v = (x.view(b, t, n_head, n_embd // n_head).transpose(1, 2) for x in (q, k, v))
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attend)
+        h = h + block.attn.c_proj(y.transpose(1, 2).reshape(b, t, n_embd))
+        h = h + block.mlp.c_proj(block.mlp.act(block.mlp.c_fc(block.ln_2(h))))
+    return model.lm_head(tr.ln_f(h))
 
 
 def sequence_logprobs(model: GPT2LMHeadModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -101,7 +137,8 @@ def sequence_logprobs(model: GPT2LMHeadModel, ids: torch.Tensor, mask: torch.Ten
     Returns:
         FloatTensor (batch, seq - 1): ``log p(ids[:, j+1] | ids[:, :j+1])``, 0 where ``ids[:, j+1]`` is padding.
     """
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]  # (batch, seq-1, vocab)
+    logits = (model(input_ids=ids, attention_mask=mask).logits if model.training
+              else eval_logits(model, ids, mask))[:, :-1]  # (batch, seq-1, vocab)
     logp = torch.log_softmax(logits.float(), dim=-1)
     target = ids[:, 1:]
     out = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Optional
 from deap import base
 
 from ..core.rng import Rngs
-from ..core.types import make_individual
+from ..core.types import clone, make_individual
 from ..errors import ConfigError
 from ..operators.classic import cx_classic, mut_classic
 
@@ -76,7 +76,8 @@ class Learner:
 
 
 def register_common(toolbox: base.Toolbox, space, rngs: Rngs) -> None:
-    """Register ``individual``, ``population`` and the classic ``mutate`` / ``mate``."""
+    """Register ``clone``, ``individual``, ``population`` and the classic ``mutate`` / ``mate``."""
+    toolbox.register("clone", clone)
     toolbox.register("individual", lambda: make_individual(space.sample(rngs.py), "random"))
     toolbox.register("population", lambda n: [toolbox.individual() for _ in range(n)])
     toolbox.register("mutate", mut_classic, space=space, rng=rngs.py)

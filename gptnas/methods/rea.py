@@ -29,11 +29,11 @@ class REA(Method):
 
     def offspring(self, toolbox, population, history):
         children = []
+        rng, key, k = self.rngs.py, self.space.key, min(self.sample, len(population))
         for _ in range(self.rea_batch):
-            sample = self.rngs.py.sample(population, min(self.sample, len(population)))
-            parent = toolbox.select(sample, 1)[0]
+            parent = toolbox.select(rng.sample(population, k), 1)[0]
             child = toolbox.clone(parent)
-            child.parent_key = self.space.key(parent)  # for weight inheritance
+            child.parent_key = key(parent)  # for weight inheritance
             children.extend(toolbox.mutate(child))
         return children
 

@@ -10,7 +10,10 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import math
+import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +99,7 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     if method is None:
         method = build_method(cfg)
     _note_imports(cfg)
-    if cfg.threads is not None:
-        import torch
-        torch.set_num_threads(cfg.threads)
+    set_threads(search_threads(cfg))
     if space is None:
         space = get_space(cfg.space, cfg.space_options, cfg.python_path)
     if weights_dir is None and cfg.out:
@@ -144,6 +145,29 @@ def make_search(p: Prepared, on_checkpoint=None, progress: bool | None = None, o
                   max_failed_share=s.max_failed_share)
 
 
+def search_threads(cfg: RunConfig) -> int | None:
+    """Torch threads for the search's own process: ``threads`` when set; else one — its GPT, ranker and table
+    look-ups are small operations that several threads only slow down (BENCHMARKS.md, threads) and worker
+    processes may share the cores — except when it trains the candidate networks itself (torch's default then)."""
+    if cfg.threads is not None:
+        return cfg.threads
+    if cfg.workers == 1 and cfg.parallel != "ray" and cfg.fitness_kind == "train":
+        return None
+    return 1
+
+
+def set_threads(n: int | None) -> None:
+    """``torch.set_num_threads(n)`` — now if torch is loaded, else when it is (through ``OMP_NUM_THREADS``,
+    unless the user set that); ``None`` leaves torch's default."""
+    if n is None:
+        return
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", str(n))
+
+
 def run_in_memory(cfg: RunConfig, evaluator=None, progress: bool = False, space=None, method=None) -> SearchState:
     """Run a search without a run directory (experiments sweeping many seeds); inherited weights, if any, live in
     a temporary directory."""
@@ -165,42 +189,43 @@ def close_map(p: Prepared) -> None:
 
 
 class Checkpointer:
-    """Writes a run directory: each evaluation the moment it arrives (``pending.jsonl``), and after every
-    generation that evaluated something new, the journals and the small checkpoint.
+    """Writes a run directory: each evaluation the moment it arrives (``pending.jsonl``), and at most once per
+    ``interval`` seconds (and whenever the search stops) the journals and the small checkpoint.
 
-    Journals get only the new rows, then the checkpoint is replaced atomically, then the pending journal is
-    emptied, so the cost per generation does not grow with the run and a crash at any point loses at most the
-    evaluations in flight. A generation that evaluated nothing new is not checkpointed: the search is
-    deterministic, so a resume replays it from the previous checkpoint at no evaluation cost. Journals and
-    checkpoint are fsynced at most once per ``fsync_interval`` seconds (and at the end): a killed process loses
-    nothing either way; a power cut loses at most that much work. Summary, HDF5 archive and plot are refreshed
-    every ``snapshot_interval`` seconds for a person watching, and always at the end.
+    Journals get only the new rows, then the checkpoint is replaced atomically (and fsynced), then the pending
+    journal is emptied, so the cost does not grow with the run and a crash at any point loses at most the
+    evaluations in flight: the search is deterministic, so a resume replays the generations since the last
+    checkpoint, answering their evaluations from ``pending.jsonl`` at no evaluation cost. Checkpointing by time
+    rather than by generation keeps a fast search (a table lookup per evaluation, a rename costing more than the
+    evaluation) from spending its time on renames, while a slow one (training) still checkpoints every generation.
+    Summary, HDF5 archive and plot are refreshed every ``snapshot_interval`` seconds for a person watching, and
+    always at the end.
     """
 
-    def __init__(self, rd: RunDir, p: Prepared, state: SearchState, fsync_interval: float = 1.0,
+    def __init__(self, rd: RunDir, p: Prepared, state: SearchState, interval: float = 1.0,
                  snapshot_interval: float = 30.0):
         self.rd, self.p = rd, p
         self.rows_done, self.records_done = len(state.archive), len(state.logbook)
-        self.fsync_interval, self.snapshot_interval = fsync_interval, snapshot_interval
-        self.last_fsync = self.last_snapshot = time.monotonic()
+        self.interval, self.snapshot_interval = interval, snapshot_interval
+        self.last_snapshot = time.monotonic()
+        self.last_checkpoint = -math.inf  # the first generation that evaluates something is checkpointed at once
         self.fingerprint = space_fingerprint(p.space)
 
     def on_result(self, row: dict) -> None:
         self.rd.record_pending(row)
 
     def __call__(self, state: SearchState) -> None:
-        if len(state.archive) == self.rows_done and state.status == "running":
-            return
         now = time.monotonic()
-        durable = now - self.last_fsync >= self.fsync_interval or state.status != "running"
-        self.rd.evaluations.append(state.archive.rows[self.rows_done:], fsync=durable)
-        self.rd.generations.append([dict(r) for r in state.logbook[self.records_done:]], fsync=durable)
+        if state.status == "running" and (len(state.archive) == self.rows_done
+                                          or now - self.last_checkpoint < self.interval):
+            return
+        self.rd.evaluations.append(state.archive.rows[self.rows_done:], fsync=True)
+        self.rd.generations.append([dict(r) for r in state.logbook[self.records_done:]], fsync=True)
         self.rows_done, self.records_done = len(state.archive), len(state.logbook)
         self.rd.write_checkpoint({"search": state.to_dict(), "rngs": self.p.rngs.state(),
-                                  "space_fingerprint": self.fingerprint}, fsync=durable)
+                                  "space_fingerprint": self.fingerprint}, fsync=True)
         self.rd.pending.clear()  # those evaluations are in evaluations.jsonl and the checkpoint now
-        if durable:
-            self.last_fsync = now
+        self.last_checkpoint = now
         if now - self.last_snapshot >= self.snapshot_interval:
             write_results(self.p, self.rd, state)
             self.last_snapshot = now

@@ -91,6 +91,9 @@ class Search:
         self.answers = dict(answers or {})
         self.max_generations, self.stall_limit, self.progress = max_generations, stall_limit, progress
         self.max_failed_share = max_failed_share
+        fn = getattr(toolbox.evaluate, "func", toolbox.evaluate)  # toolbox.register wraps in functools.partial
+        mapper = getattr(toolbox.map, "func", toolbox.map)
+        self._shield = mapper is not map or getattr(fn, "uses_global_rng", True)
 
     # ------------------------------------------------------------------------------------------------------------
     def run(self, state: SearchState | None = None) -> SearchState:
@@ -105,26 +108,28 @@ class Search:
                    desc=f"{self.method.name}", disable=not self.progress, dynamic_ncols=True)
         t_session = time.perf_counter()
         elapsed0 = state.elapsed_s
+        clock = lambda: elapsed0 + time.perf_counter() - t_session
+        method, toolbox = self.method, self.toolbox
         try:
             while state.status == "running":
                 history.generation = state.generation
-                self.method.begin_generation(self.toolbox, history)
+                method.begin_generation(toolbox, history)
                 if state.population is None:
-                    offspring = self.method.initial(self.toolbox, history)
+                    offspring = method.initial(toolbox, history)
                 else:
-                    offspring = self.method.offspring(self.toolbox, state.population, history)
-                clock = lambda: elapsed0 + time.perf_counter() - t_session
+                    offspring = method.offspring(toolbox, state.population, history)
                 evaluated, n_new = self.evaluate(state, offspring, clock)
-                bar.update(n_new)
-                state.population = self.method.survivors(self.toolbox, state.population, evaluated, history)
-                state.hof.update(evaluated)
-                self.record(state, n_new)
+                state.population = method.survivors(toolbox, state.population, evaluated, history)
+                if n_new:  # cache hits are in the hall of fame already and change no statistic
+                    bar.update(n_new)
+                    state.hof.update(evaluated)
+                    self.record(state, n_new)
                 state.generation += 1
                 state.stall = 0 if n_new else state.stall + 1
                 state.status = self.next_status(state)
                 history.running = state.status == "running"
-                self.method.end_generation(self.toolbox, state.population, history)
-                state.learner_states = self.method.learner_states()
+                method.end_generation(toolbox, state.population, history)
+                state.learner_states = method.learner_states()
                 state.elapsed_s = clock()
                 if self.on_checkpoint:
                     self.on_checkpoint(state)
@@ -158,11 +163,18 @@ class Search:
 
         Returns ``(individuals that have a fitness, number of new evaluations)``.
         """
-        remaining = self.budget - state.evaluations
-        keys = [self.space.key(ind) for ind in individuals]
+        cache, key_of = state.cache, self.space.key
+        keys = [key_of(ind) for ind in individuals]
+        hits = [cache.get(k) for k in keys]
+        if None not in hits:  # REA's children are often repeats: answered from the cache
+            for ind, res in zip(individuals, hits):
+                f = ind.fitness
+                f.wvalues = (res.fitness * f.weights[0],)  # what `fitness.values = (x,)` sets, without its map
+            return list(individuals), 0
         new: dict[str, object] = {}
+        remaining = self.budget - state.evaluations
         for ind, key in zip(individuals, keys):
-            if key not in state.cache and key not in new and len(new) < remaining:
+            if key not in cache and key not in new and len(new) < remaining:
                 new[key] = ind
         results: dict[str, tuple[EvalResult, float]] = {}
         todo = []
@@ -175,7 +187,7 @@ class Search:
         if todo:
             # Evaluators and backends may draw from the global generators (Ray's start-up does; a serial training
             # evaluator may seed torch): shield the search's own draws so serial and parallel runs stay identical.
-            saved = self.rngs.global_state()
+            saved = self.rngs.global_state() if self._shield else None
             try:
                 items = [Candidate(new[k], getattr(new[k], "parent_key", None)) for k in todo]
                 for i, (res, dt) in _imap(self.toolbox.map, TimedEvaluate(self.toolbox.evaluate), items):
@@ -184,7 +196,8 @@ class Search:
                     if self.on_result:
                         self.on_result(make_row(state.generation, key, res, dt, clock(), getattr(new[key], "origin", "")))
             finally:
-                self.rngs.set_global_state(saved)
+                if saved is not None:
+                    self.rngs.set_global_state(saved)
         for key, ind in new.items():
             res, dt = results[key]
             state.add_evaluation(key, res, dt, clock(), getattr(ind, "origin", ""))
@@ -192,18 +205,19 @@ class Search:
                 log.warning("evaluation of %s failed: %s", key, res.failed)
         out = []
         for ind, key in zip(individuals, keys):
-            if key in state.cache:
-                ind.fitness.values = (state.cache[key].fitness,)
+            res = cache.get(key)
+            if res is not None:
+                ind.fitness.values = (res.fitness,)
                 out.append(ind)
         return out, len(new)
 
     def record(self, state: SearchState, n_new: int) -> None:
         fits = finite_fitnesses(state.population or [])
         best = state.best_row()
-        state.logbook.record(
-            gen=state.generation, nevals=n_new, evals=state.evaluations,
-            max=max(fits) if fits else math.nan, avg=sum(fits) / len(fits) if fits else math.nan,
-            best=best["fitness"] if best else math.nan, best_test=best["test"] if best else math.nan)
+        state.logbook.append({  # what Logbook.record does for a record without chapters
+            "gen": state.generation, "nevals": n_new, "evals": state.evaluations,
+            "max": max(fits) if fits else math.nan, "avg": sum(fits) / len(fits) if fits else math.nan,
+            "best": best["fitness"] if best else math.nan, "best_test": best["test"] if best else math.nan})
         log.debug("gen %d: %d new, %d/%d evaluations, best fitness %.4f", state.generation, n_new,
                   state.evaluations, self.budget, best["fitness"] if best else math.nan)
 

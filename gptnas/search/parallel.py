@@ -21,6 +21,7 @@ import logging
 import multiprocessing as mp
 import os
 import pickle
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, Optional
@@ -37,9 +38,14 @@ _worker_fn: Callable | None = None
 def _init_worker(fn_bytes: bytes, gpu_queue, sharers: int) -> None:
     global _worker_fn
     os.environ[SHARERS_ENV] = str(sharers)
+    # The workers share the cores: torch's default (one thread per core in each) makes them fight over them.
+    threads = max(1, (os.cpu_count() or 1) // max(1, sharers))
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     if gpu_queue is not None:
         try:
-            gpu, on_it = gpu_queue.get_nowait()
+            gpu, on_it = gpu_queue.get(timeout=2.0)  # not get_nowait: the parent's puts may still be in flight
             os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
             os.environ[PINNED_ENV] = str(gpu)
             os.environ[SHARERS_ENV] = str(on_it)

@@ -112,4 +112,13 @@ def row_result(row: dict) -> EvalResult:
 
 
 def finite_fitnesses(individuals) -> list[float]:
-    return [i.fitness.values[0] for i in individuals if i.fitness.valid and math.isfinite(i.fitness.values[0])]
+    """The finite fitness values of ``individuals`` (single objective); read from ``wvalues``, which the engine's
+    per-generation statistics touch for every individual, without DEAP's tuple-building ``values`` property."""
+    out = []
+    for i in individuals:
+        f = i.fitness
+        if f.wvalues:
+            v = f.wvalues[0] / f.weights[0]
+            if math.isfinite(v):
+                out.append(v)
+    return out

@@ -97,6 +97,14 @@ class CategoricalSequenceSpace(GrammarSpace):
         return list(self._tokens[i]) if i < self.length else [END]
 
     @property
+    def positions_independent(self) -> bool:
+        """Whether every combination of options is a member (what the grammar allows at a position does not
+        depend on the others): true unless a subclass adds a validity constraint or its own grammar."""
+        cls = type(self)
+        return cls.is_valid is CategoricalSequenceSpace.is_valid and \
+            cls.next_tokens is CategoricalSequenceSpace.next_tokens
+
+    @property
     def vocabulary(self) -> list[str]:
         return [t for ts in self._tokens for t in ts]
 
@@ -269,6 +277,10 @@ class Subspace(GrammarSpace):
     def crossover(self, a, b, rng):
         c1, c2 = self.parent.crossover(a, b, rng)
         return (c1 if self.contains(c1) else list(a)), (c2 if self.contains(c2) else list(b))
+
+    @property
+    def positions_independent(self) -> bool:
+        return bool(getattr(self.parent, "positions_independent", False))
 
     def next_tokens(self, prefix: Sequence[str]) -> list[str]:
         toks = self.parent.next_tokens(prefix)

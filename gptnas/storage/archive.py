@@ -71,7 +71,7 @@ def make_row(generation: int, arch: str, result, eval_time_s: float, elapsed_s: 
         "generation": int(generation), "arch": arch, "fitness": float(result.fitness),
         "test": float("nan") if result.test is None else float(result.test),
         "eval_time_s": float(eval_time_s), "elapsed_s": float(elapsed_s), "origin": origin or "",
-        "failed": result.failed or "", "extras": json.dumps(extras, default=_jsonable, sort_keys=True),
+        "failed": result.failed or "", "extras": _ENCODER.encode(extras),
     }
 
 
@@ -100,3 +100,7 @@ def _jsonable(v):
     if isinstance(v, float) and math.isnan(v):
         return None
     return str(v)
+
+
+# One encoder for every row: json.dumps(..., default=, sort_keys=) would build a new one per call.
+_ENCODER = json.JSONEncoder(default=_jsonable, sort_keys=True)

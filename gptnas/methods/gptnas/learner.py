@@ -18,13 +18,15 @@ class GPTLearner(Learner):
 
     name = "gpt"
 
-    def __init__(self, proposer, pretrain_key: str, settings, ctx, population: int):
+    def __init__(self, proposer, pretrain_key: str, settings, ctx, population: int, mix=None):
         self.proposer, self.pretrain_key, self.settings, self.ctx = proposer, pretrain_key, settings, ctx
         self.population = population
+        self.mix = mix  # the adaptive operator choice, scored here after each generation
         self.ready = False
         self.transfer: dict | None = None
         self.finetuned_at = 0
         self._weights = None
+        self._base = None  # what online fine-tunes restart from (gpt.finetune_from=pretrained): pre-trained/transferred
 
     def begin_generation(self, history) -> None:
         if self.ready:
@@ -32,14 +34,16 @@ class GPTLearner(Learner):
         g = self.settings
         if g.transfer_from:
             archs = top_genomes(g.transfer_from, self.ctx, g.transfer_top)
-            stats = self.proposer.finetune(archs, epochs=g.finetune_epochs, rng=self.ctx.rngs.py)
+            stats = self.proposer.finetune(archs, rng=self.ctx.rngs.py, **self._finetune_args(len(archs)))
             log.info("GPT fine-tuned on the top %d architectures of %s (loss %.3f)", len(archs), g.transfer_from,
                      stats["losses"][-1])
             self.transfer = {"source": g.transfer_from, "n": len(archs)}
-        self._weights = self.proposer.state_dict()
+        self._weights = self._base = self.proposer.state_dict()
         self.ready = True
 
     def end_generation(self, population, history) -> None:
+        if self.mix is not None:
+            self.mix.update(history)
         # Counted in evaluations, not generations, so the GA (a population per generation) and the REA loop
         # (one child per generation) fine-tune equally often for the same budget.
         g = self.settings
@@ -47,10 +51,33 @@ class GPTLearner(Learner):
         if not g.online or not history.running or not due:
             return
         self.finetuned_at = history.evaluations
-        elites = [e.genome for e in history.top(g.elites) if not e.failed]
-        if elites:
-            self.proposer.finetune(elites, epochs=g.finetune_epochs, rng=self.ctx.rngs.py)
+        archs = self.finetune_set(history)
+        if archs:
+            if g.finetune_from == "pretrained" and self._base is not None:
+                self.proposer.load_state_dict(self._base)  # the search's model of now, not a drift of all the past
+            self.proposer.finetune(archs, rng=self.ctx.rngs.py, **self._finetune_args(len(archs)))
             self._weights = self.proposer.state_dict()
+
+    def _finetune_args(self, n: int) -> dict:
+        """Epochs and learning rate of a fine-tune on ``n`` architectures (``finetune_steps`` become epochs)."""
+        g = self.settings
+        epochs = g.finetune_epochs
+        if g.finetune_steps is not None and epochs is None:
+            from ...lm.train import FINETUNE  # torch is loaded by now: the proposer uses it
+            batch = FINETUNE.batch_size
+            epochs = max(1, round(g.finetune_steps / max(1, -(-n // batch))))
+        return {k: v for k, v in (("epochs", epochs), ("lr", g.finetune_lr)) if v is not None}
+
+    def finetune_set(self, history) -> list:
+        """``top``: the best ``elites``; ``rank``: the best quarter (at least 5), the better repeated more (4 copies
+        of the best down to 1), so the GPT models the good region with the best at its centre."""
+        g = self.settings
+        if g.weighting != "rank":
+            return [e.genome for e in history.top(g.elites) if not e.failed]
+        ok = [e for e in history.top(len(history)) if not e.failed]
+        k = max(5, -(-len(ok) // 4))
+        best = ok[:k]
+        return [e.genome for r, e in enumerate(best) for _ in range(1 + (3 * (k - 1 - r)) // max(1, k - 1))]
 
     def state_dict(self) -> dict:
         d = {"gpt_pretrain_key": self.pretrain_key, "gpt_weights": self._weights}
@@ -58,11 +85,18 @@ class GPTLearner(Learner):
             d["gpt_transfer"] = self.transfer
         if self.finetuned_at:
             d["gpt_finetuned_at"] = self.finetuned_at
+        if self.settings.finetune_from == "pretrained" and self.transfer:
+            d["gpt_base"] = self._base  # the transferred weights online fine-tunes restart from
+        if self.mix is not None:
+            d["operator_mix"] = self.mix.state_dict()
         return d
 
     def load_state_dict(self, state: dict) -> None:
+        if self.mix is not None and "operator_mix" in state:
+            self.mix.load_state_dict(state["operator_mix"])
         if state.get("gpt_weights") is None:
             return
+        self._base = state.get("gpt_base") or self.proposer.state_dict()  # the freshly loaded pre-trained model
         self.proposer.load_state_dict(state["gpt_weights"])
         self._weights = state["gpt_weights"]
         self.transfer = state.get("gpt_transfer")

@@ -16,6 +16,7 @@ What the GPT knows, honestly (:class:`GPTLearner`):
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -24,7 +25,9 @@ from deap import tools
 from ...core.types import Individual
 from ...errors import ConfigError
 from ...operators.gpt_crossover import cx_gpt_repair
+from ...operators.adaptive import OperatorMix
 from ...operators.gpt_init import init_gpt_population
+from ...operators.gpt_local import mut_gpt_local
 from ...operators.reconstruct import reconstruct_many
 from ...operators.schedule import LinearDecay
 from ..base import Method, SearchContext
@@ -75,26 +78,33 @@ class GPTNAS(Method):
         if not isinstance(self.gpt, GPTSettings):
             raise ConfigError(f"gptnas option gpt must be GPTSettings or a mapping, got {type(self.gpt).__name__}")
         self.gpt.validate()
-        self._loop()  # the loop validates its own options
+        self._loop("rea")  # the loops validate their own options
+        if self.gpt.loop != "rea":
+            self._loop("ga")
 
-    def _loop(self):
-        if self.gpt.loop == "rea":
+    def _loop(self, loop: str):
+        if loop == "rea":
             return REA(population=self.population, sample=self.sample, rea_batch=self.rea_batch)
         return GA(population=self.population, tournament=self.tournament, cxpb=self.cxpb, mutpb=self.mutpb,
                   elitism=self.elitism)
 
     def bind(self, ctx: SearchContext) -> None:
+        from .proposers import uses_layer_gpt
         super().bind(ctx)
-        self.loop = self._loop()
+        self.g = self.gpt.resolved(layer=uses_layer_gpt(ctx.space, self.gpt))
+        log.info("gptnas: preset %s (loop %s, mutation %s)", self.g.preset, self.g.loop, self.g.mutation)
+        self.loop = self._loop(self.g.loop)
         self.loop.bind(ctx)
         self.learner = None
         self.proposer = None
+        self.mix = None
+        self._history = None
 
     def learners(self):
         return [self.learner] if self.learner is not None else []
 
     def register(self, toolbox) -> None:
-        g = self.gpt
+        g = self.g
         self.loop.register(toolbox)
         self.schedule = LinearDecay(g.rate, g.rate_end)
         if not g.enabled:  # "NAS without GPT": the same loop, every child as the classic operators made it
@@ -112,25 +122,42 @@ class GPTNAS(Method):
                          **sampling)
         if g.loop == "rea":
             toolbox.register("select", tools.selBest)
+        classic = toolbox.mutate
+        local = None
+        if g.mutation in ("local", "adaptive"):
+            if not hasattr(self.proposer, "score_tokens"):
+                raise ConfigError("gpt.mutation=local|adaptive needs the token GPT (GPT-NAS's layer GPT proposes by "
+                                  "blocks: use gpt.mutation=reconstruct)")
+            local = functools.partial(mut_gpt_local, proposer=self.proposer, rng=self.rngs.py,
+                                      evaluated=lambda: set(self._history.keys()) if self._history else set(),
+                                      temperature=g.temperature, top_k=g.top_k, fallback=classic)
+        if g.mutation == "local":
+            toolbox.register("mutate", local)
+        elif g.mutation == "adaptive":
+            self.mix = OperatorMix({"gpt-local": local, "mutation": classic}, self.rngs.py, self.space.key,
+                                   window=g.mix_window)
+            toolbox.register("mutate", self.mix)
+        elif g.loop == "rea":
             toolbox.register("mutate", mut_reconstruct_or_classic, reconstruct=toolbox.reconstruct,
-                             classic=toolbox.mutate)
-        self.learner = GPTLearner(self.proposer, pretrain_key, g, self.ctx, self.population)
+                             classic=classic)
+        self.learner = GPTLearner(self.proposer, pretrain_key, g, self.ctx, self.population, mix=self.mix)
 
     # One generation -------------------------------------------------------------------------------------------------
     def begin_generation(self, toolbox, history) -> None:
+        self._history = history
         self.schedule.update(history.progress)
         super().begin_generation(toolbox, history)
 
     def initial(self, toolbox, history):
         # The paper initialises at random. A GPT that knows only the grammar samples uniformly anyway, so "auto"
         # samples from the GPT only when it has been fine-tuned on a source task.
-        g, n = self.gpt, self.population
+        g, n = self.g, self.population
         from_gpt = self.proposer is not None and (g.init == "gpt" or (g.init == "auto" and g.transfer_from))
         pop = toolbox.population_gpt(n) if from_gpt else toolbox.population(n=n)
         return self._reconstruct(toolbox, pop)
 
     def offspring(self, toolbox, population, history):
-        if self.gpt.loop == "rea":
+        if self.g.loop == "rea" or self.g.mutation != "reconstruct":
             return self.loop.offspring(toolbox, population, history)
         return self._reconstruct(toolbox, self.loop.offspring(toolbox, population, history))
 
@@ -138,6 +165,8 @@ class GPTNAS(Method):
         return self.loop.survivors(toolbox, population, evaluated, history)
 
     def _reconstruct(self, toolbox, individuals):
+        if self.g.mutation != "reconstruct":  # the local moves change one component at a time, from generation 1
+            return individuals
         before = [list(i) for i in individuals]
         origins = [i.origin for i in individuals]
         toolbox.reconstruct(individuals)

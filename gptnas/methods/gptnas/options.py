@@ -16,6 +16,25 @@ from ..base import check_choice, check_int, check_probability
 log = logging.getLogger(__name__)
 PRETRAIN_SECTIONS = ("model", "corpus", "train")  # gpt.pretrain: the token GPT's PretrainSettings
 
+#: Named settings of the method (``--preset NAME``, ``gpt.preset``). ``paper``: GPT-NAS as published — the GA with
+#: GPT reconstruction of every child (r = 0.4, decaying linearly), online fine-tunes on the 20 best continuing from
+#: the last weights, the 4-layer width-128 GPT pre-trained on 15,625 architectures. ``local``: regularised evolution
+#: whose mutation is the GPT's most likely single change or the classic one, as their measured success says;
+#: fine-tunes restart from the pre-trained model on the best quarter (the better ones weigh more), about 50 steps
+#: at lr 3e-3 — strong enough that the GPT's likelihood tracks fitness (the paper's 5 epochs at 5e-4 barely move it);
+#: sampling at temperature 0.5; a GPT sized to the sequences (1 layer of width 32: 2 layers searched no better on
+#: the tables, BENCHMARKS.md) whose pre-training follows the space's size.
+PRESETS = {
+    "paper": {"loop": "ga", "mutation": "reconstruct", "finetune_from": "current", "weighting": "top",
+              "temperature": 1.0, "finetune_epochs": None, "finetune_steps": None, "finetune_lr": None,
+              "pretrain": {"model": {"n_embd": 128, "n_layer": 4, "n_head": 4}, "corpus": {"n": 15_625}}},
+    "local": {"loop": "rea", "mutation": "adaptive", "finetune_from": "pretrained", "weighting": "rank",
+              "temperature": 0.5, "finetune_epochs": None, "finetune_steps": 50, "finetune_lr": 3e-3,
+              "pretrain": {"model": {"n_embd": 32, "n_layer": 1, "n_head": 2, "activation": "gelu"}}},
+}
+PRESET_KEYS = ("loop", "mutation", "finetune_from", "weighting", "temperature", "finetune_epochs", "finetune_steps",
+               "finetune_lr")
+
 
 @dataclass(frozen=True)
 class LayerGPTSettings:
@@ -64,10 +83,19 @@ class GPTSettings:
     level: str = "auto"               # token (GPT over the space's tokens) | layer (GPT-NAS's layer GPT + block
                                       #   classifier; block-chain space only) | auto (layer for the block-chain
                                       #   space, else token)
-    loop: str = "ga"                  # ga (the paper's GA) | rea (regularised evolution, GPT reconstruction as mutation)
+    preset: str = "auto"              # paper (GPT-NAS's GA, r = 0.4 decaying) | local (REA, the GPT's adaptive local
+                                      #   move) | auto: local for the token GPT, paper for the layer GPT; the keys
+                                      #   below left unset (null) take the preset's values (PRESETS)
+    loop: Optional[str] = None        # ga (the paper's GA) | rea (regularised evolution)
+    mutation: Optional[str] = None    # reconstruct (eliminate r of the components, the GPT refills them) | local (the
+                                      #   GPT's most likely single change) | adaptive (local or classic, by success)
+    finetune_from: Optional[str] = None  # online fine-tunes start from: current (the last weights) | pretrained
+    weighting: Optional[str] = None   # online fine-tune set: top (the best `elites`) | rank (the best quarter, the
+                                      #   better ones repeated more)
+    mix_window: Optional[int] = None  # adaptive: judge the operators on their last this many children (None: all)
     rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
     rate_end: float = 0.0
-    temperature: float = 1.0          # sampling temperature over candidate fillings
+    temperature: Optional[float] = None  # sampling temperature over candidate fillings (paper 1.0, local 0.5)
     top_k: Optional[int] = None       # keep only the k most likely fillings
     init: str = "auto"                # initial population: random | gpt (sampled) | auto (gpt when transferring)
     crossover: str = "gpt"            # gpt (junction repaired by the GPT) | classic
@@ -76,7 +104,10 @@ class GPTSettings:
     online: bool = True               # re-fine-tune on this search's elites during the search
     finetune_every: int = 1           # online fine-tune after every this many populations' worth of new evaluations
     elites: int = 20                  # architectures in each online fine-tune
-    finetune_epochs: Optional[int] = None  # None: the proposer's default
+    finetune_epochs: Optional[int] = None  # epochs of each fine-tune (paper: the proposer's default, 5)
+    finetune_steps: Optional[int] = None   # instead of epochs: about this many optimiser steps, whatever the set's
+                                           #   size (local: 50)
+    finetune_lr: Optional[float] = None    # learning rate of each fine-tune (paper: the proposer's default, 5e-4)
     pretrain: dict = field(default_factory=dict)   # the token GPT: overrides of gptnas.lm.cache.PretrainSettings
                                                    #   ({model: {...}, corpus: {...}, train: {...}})
     layer_gpt: dict = field(default_factory=dict)  # the layer GPT: overrides of LayerGPTSettings (flat)
@@ -100,24 +131,48 @@ class GPTSettings:
                      "replaced it for the layer GPT)")
             self.layer_gpt, self.pretrain = dict(p), {}
 
+    def resolved(self, layer: bool = False) -> "GPTSettings":
+        """A copy with every unset key taken from the preset (``auto``: ``paper`` for GPT-NAS's layer GPT, ``local``
+        for the token GPT); ``gpt.pretrain`` sections the user gave win over the preset's."""
+        name = self.preset if self.preset != "auto" else ("paper" if layer else "local")
+        preset = PRESETS[name]
+        d = asdict(self)
+        d["preset"] = name
+        for k in PRESET_KEYS:
+            if d[k] is None:
+                d[k] = preset[k]
+        pre = {sec: dict(v) for sec, v in preset.get("pretrain", {}).items()}
+        for sec, v in (self.pretrain or {}).items():
+            pre[sec] = {**pre.get(sec, {}), **v}
+        d["pretrain"] = pre
+        out = GPTSettings.__new__(GPTSettings)
+        out.__dict__.update(d)
+        return out
+
     def validate(self) -> None:
         w = "gptnas"
         for opt in ("rate", "rate_end"):
             check_probability(w, f"gpt.{opt}", getattr(self, opt))
-        check_choice(w, "gpt.loop", self.loop, ("ga", "rea"))
+        check_choice(w, "gpt.preset", self.preset, ("auto",) + tuple(PRESETS))
+        for opt, choices in (("loop", ("ga", "rea")), ("mutation", ("reconstruct", "local", "adaptive")),
+                             ("finetune_from", ("current", "pretrained")), ("weighting", ("top", "rank"))):
+            if getattr(self, opt) is not None:  # unset: the preset's
+                check_choice(w, f"gpt.{opt}", getattr(self, opt), choices)
         check_choice(w, "gpt.level", self.level, ("auto", "token", "layer"))
         check_choice(w, "gpt.init", self.init, ("auto", "random", "gpt"))
         check_choice(w, "gpt.crossover", self.crossover, ("gpt", "classic"))
         for opt in ("enabled", "online"):
             if not isinstance(getattr(self, opt), bool):
                 raise ConfigError(f"gptnas option gpt.{opt} must be true or false, got {getattr(self, opt)!r}")
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
-                or self.temperature <= 0:
-            raise ConfigError(f"gptnas option gpt.temperature must be > 0, got {self.temperature!r}")
+        for opt in ("temperature", "finetune_lr"):
+            v = getattr(self, opt)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+                raise ConfigError(f"gptnas option gpt.{opt} must be > 0, got {v!r}")
         if self.top_k is not None:
             check_int(w, "gpt.top_k", self.top_k)
-        if self.finetune_epochs is not None:
-            check_int(w, "gpt.finetune_epochs", self.finetune_epochs)
+        for opt in ("finetune_epochs", "finetune_steps", "mix_window"):
+            if getattr(self, opt) is not None:
+                check_int(w, f"gpt.{opt}", getattr(self, opt))
         for opt in ("transfer_top", "finetune_every", "elites"):
             check_int(w, f"gpt.{opt}", getattr(self, opt))
         for opt in ("pretrain", "layer_gpt"):

@@ -21,10 +21,14 @@ def input_shape(dataset) -> tuple[int, int, int]:
     return DEFAULT_SHAPE
 
 
+def uses_layer_gpt(space, g) -> bool:
+    """Whether the run uses GPT-NAS's layer GPT (the block-chain space, ``gpt.level`` auto or layer)."""
+    return g.level == "layer" or (g.level == "auto" and isinstance(space, MacroSpace))
+
+
 def build_proposer(space, g, ctx):
     """``(proposer, cache key)`` for the run's space and ``gpt`` settings ``g`` (pre-trained, from the cache)."""
-    layer = g.level == "layer" or (g.level == "auto" and isinstance(space, MacroSpace))
-    if layer:
+    if uses_layer_gpt(space, g):
         if not isinstance(space, MacroSpace):
             raise ConfigError(f"gpt.level=layer needs GPT-NAS's block-chain space (--space macro), not {space.name}")
         from .layer_proposer import layer_cache_key, pretrained_layer_proposer

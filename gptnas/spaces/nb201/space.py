@@ -20,7 +20,10 @@ class NB201Space(CategoricalSequenceSpace):
         super().__init__([list(enc.OPS)] * enc.NUM_EDGES, names=EDGE_NAMES, name="nb201")
 
     def key(self, arch: Sequence[int]) -> str:
-        return enc.ops_to_string(arch)
+        try:
+            return enc._STRINGS[tuple(arch)]  # the search asks for keys several times per evaluation
+        except (KeyError, TypeError):
+            return enc.ops_to_string(arch)
 
     def parse(self, text: str) -> list[int]:
         return list(enc.parse_any(text))

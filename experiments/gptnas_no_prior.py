@@ -22,13 +22,14 @@ import argparse
 import json
 import os
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sweep import run_cached  # noqa: E402
 
 NB = ("cifar10", "cifar100", "imagenet16-120")
 TN = ("class_scene", "class_object", "jigsaw", "room_layout")
@@ -62,11 +63,6 @@ def parse(spec: str) -> tuple[str, dict]:
     import yaml
     name, *sets = spec.split(":")
     return name, {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in sets)}
-
-
-def _init_worker() -> None:
-    import torch
-    torch.set_num_threads(1)  # one process per core
 
 
 def one(job: tuple) -> tuple:
@@ -120,27 +116,10 @@ def main(argv=None) -> int:
             if not budget_dependent(m) and m.startswith("gptnas"):
                 jobs.append((m, t, min(BUDGETS), 0, args.data, args.model_cache))  # the prefix check
     key = lambda j: json.dumps(list(j[:4]))
-    done = {}
-    if args.cache and Path(args.cache).exists():
-        for line in Path(args.cache).read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                done[r["key"]] = r["rows"]
-    todo = [j for j in jobs if key(j) not in done]
     # Build each pre-trained GPT once, before the pool starts (workers would otherwise all train it).
-    warm = {(m, t) for m, t, *_ in todo if m.startswith("gptnas") and "enabled=false" not in m}
-    for m, t in sorted(warm):
+    for m, t in sorted({(m, t) for m, t, *_ in jobs if m.startswith("gptnas") and "enabled=false" not in m}):
         one((m, t, 12, 0, args.data, args.model_cache))
-    t0 = time.time()
-    with ProcessPoolExecutor(args.workers, initializer=_init_worker) as ex:
-        for i, f in enumerate(as_completed([ex.submit(one, j) for j in todo]), 1):
-            job, rows = f.result()
-            done[key(job)] = rows
-            if args.cache:
-                with open(args.cache, "a") as fh:
-                    fh.write(json.dumps({"key": key(job), "rows": rows}) + "\n")
-            if i % 50 == 0 or i == len(todo):
-                print(f"{i}/{len(todo)} searches ({time.time() - t0:.0f} s)", flush=True)
+    done, ran, elapsed = run_cached(jobs, one, args.workers, args.cache, key=key)
 
     prefix_ok = []
     for m in methods:
@@ -163,7 +142,7 @@ def main(argv=None) -> int:
             out.append(rows[i])
         return np.array(out)
 
-    return report(args, tables, methods, at, prefix_ok, time.time() - t0, len(todo), len(jobs) - len(todo))
+    return report(args, tables, methods, at, prefix_ok, elapsed, ran, len(jobs) - ran)
 
 
 def report(args, tables, methods, at, prefix_ok, elapsed, ran, reused) -> int:

@@ -24,13 +24,14 @@ import argparse
 import json
 import os
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sweep import run_cached  # noqa: E402
 
 NB201_PAIRS = [("cifar100", "cifar10"), ("cifar10", "cifar100"), ("cifar10", "imagenet16-120"),
                ("imagenet16-120", "cifar10")]
@@ -127,24 +128,7 @@ def main(argv=None) -> int:
             for src, tgt in pairs:
                 for b in (budgets if m.startswith(BUDGET_DEPENDENT) else [max(budgets)]):
                     jobs += [(m, space, src, tgt, b, s, args.data) for s in range(args.seeds)]
-    done = {}
-    if args.cache and Path(args.cache).exists():
-        for line in Path(args.cache).read_text().splitlines():
-            r = json.loads(line)
-            done[tuple(r["job"])] = r["rows"]
-    todo = [j for j in jobs if tuple(j) not in done]
-    t0 = time.time()
-    with ProcessPoolExecutor(args.workers) as ex:
-        futures = [ex.submit(one, j) for j in todo]
-        for i, f in enumerate(as_completed(futures), 1):
-            job, rows = f.result()
-            done[tuple(job)] = rows
-            if args.cache:
-                with open(args.cache, "a") as fh:
-                    fh.write(json.dumps({"job": list(job), "rows": rows}) + "\n")
-            if i % 100 == 0 or i == len(todo):
-                print(f"{i}/{len(todo)} searches", flush=True)
-    elapsed = time.time() - t0
+    done, ran, elapsed = run_cached(jobs, one, args.workers, args.cache, every=100, initializer=None)
 
     lines = [f"Design-principle transfer, {args.seeds} seeds per cell (sources → targets; searches see only the "
              "target's validation numbers, principles and transfer only the source).", ""]
@@ -163,11 +147,11 @@ def main(argv=None) -> int:
                 for s in range(args.seeds):
                     for b in budgets:
                         jb = b if m.startswith(BUDGET_DEPENDENT) else max(budgets)
-                        rows = done[(m, space, src, tgt, jb, s, args.data)][:b]
+                        rows = done[json.dumps([m, space, src, tgt, jb, s, args.data])][:b]
                         i = int(np.argmax([r[1] for r in rows]))
                         at[b].append(rows[i][2] if space == "nb201" else rows[i][1])
-                    rows = done[(m, space, src, tgt, 20 if m.startswith(BUDGET_DEPENDENT) else max(budgets), s,
-                                 args.data)][:20]
+                    rows = done[json.dumps([m, space, src, tgt, 20 if m.startswith(BUDGET_DEPENDENT) else max(budgets),
+                                            s, args.data])][:20]
                     hit = next((k + 1 for k, r in enumerate(rows) if r[1] >= best_val - 1e-9), None)
                     found.append(hit is not None)
                     to_best.append(hit or np.inf)
@@ -180,7 +164,7 @@ def main(argv=None) -> int:
                 summary[(space, m, src, tgt)] = {"found": float(np.mean(found)), "to_top": float(np.median(to_top)),
                                                  **{f"at{b}": float(np.mean(at[b])) for b in budgets}}
         lines.append("")
-    lines.append(f"{len(jobs)} searches ({len(todo)} run now) in {elapsed:.0f} s with {args.workers} worker(s).")
+    lines.append(f"{len(jobs)} searches ({ran} run now) in {elapsed:.0f} s with {args.workers} worker(s).")
     text = "\n".join(lines)
     print(text)
     out = Path(args.out)

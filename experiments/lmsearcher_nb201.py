@@ -23,12 +23,13 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweep import run_cached  # noqa: E402
 
 NB = ("cifar10", "cifar100", "imagenet16-120")
 TN = ("class_scene", "class_object", "jigsaw", "room_layout")
@@ -67,8 +68,6 @@ def config(method, space, dataset, budget, seed, data, cache):
 
 
 def one(job):
-    import torch
-    torch.set_num_threads(1)
     from gptnas.search.driver import run_in_memory
     method, space, dataset, budget, seed, data, cache = job
     st = run_in_memory(config(method, space, dataset, budget, seed, data, cache))
@@ -130,6 +129,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--parts", default="domain,cross,ablation")
+    ap.add_argument("--methods", default="lmsearcher,rea+prescreen,gptnas+prescreen,rea,gptnas",
+                    help="in-domain methods (comma-separated)")
     ap.add_argument("--cache", help="JSONL of finished searches, reused on a rerun")
     ap.add_argument("--model-cache", help="where rankers and GPTs are cached (default: a fresh temporary folder, so "
                                           "the training time is measured on a cold cache)")
@@ -139,21 +140,22 @@ def main(argv=None) -> int:
     parts = args.parts.split(",")
     S = range(args.seeds)
     jobs = []
-    domain_methods = ["lmsearcher", "rea+prescreen", "gptnas+prescreen", "rea", "gptnas"]
+    domain_methods = args.methods.split(",")
     if "domain" in parts:
         for m in domain_methods:
             for d in NB:
                 for b in (BUDGETS if budget_dependent(m) else [max(BUDGETS)]):
                     jobs += [(m, "nb201", d, b, s, args.data, cache) for s in S]
-    cross = [f"lmsearcher:source={NB_ONLY}", "rea"]
+    cross = [f"lmsearcher:source={NB_ONLY}", f"lmsearcher:source={NB_ONLY}:relabel=0", "rea"]
     if "cross" in parts:
         for m in cross:
             for t in TN:
                 jobs += [(m, "tnb101", t, 50, s, args.data, cache) for s in S]
         for d in NB:
             jobs += [(f"lmsearcher:source={TN_ONLY}", "nb201", d, 200, s, args.data, cache) for s in S]
-    ablations = ["lmsearcher", "lmsearcher:pool_source=random", "lmsearcher:uniform=true",
-                 "lmsearcher:shuffle_scores=true", "lmsearcher:ranker=random"]
+    variants = ["", ":relabel=0", ":uniform=true", ":shuffle_scores=true", ":ranker=random"]
+    pools = {"mixed": "lmsearcher", "random (the paper's)": "lmsearcher:pool_source=random"}
+    ablations = [p + v for p in pools.values() for v in variants]
     if "ablation" in parts:
         for m in ablations:
             jobs += [(m, "nb201", "cifar100", 100, s, args.data, cache) for s in S]
@@ -161,22 +163,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     train_times = build_rankers(jobs, args.data, cache)
     t_rankers = time.time() - t0
-    done = {}
-    key = lambda j: json.dumps(list(j[:5]))
-    if args.cache and Path(args.cache).exists():
-        for line in Path(args.cache).read_text().splitlines():
-            r = json.loads(line)
-            done[r["key"]] = r["rows"]
-    todo = [j for j in jobs if key(j) not in done]
-    with ProcessPoolExecutor(args.workers) as ex:
-        for i, f in enumerate(as_completed([ex.submit(one, j) for j in todo]), 1):
-            job, rows = f.result()
-            done[key(job)] = rows
-            if args.cache:
-                with open(args.cache, "a") as fh:
-                    fh.write(json.dumps({"key": key(job), "rows": rows}) + "\n")
-            if i % 50 == 0 or i == len(todo):
-                print(f"{i}/{len(todo)} searches", flush=True)
+    done, n_run, _ = run_cached(jobs, one, args.workers, args.cache, key=lambda j: json.dumps(list(j[:5])))
     elapsed = time.time() - t0
 
     def at(m, space, d, b):
@@ -235,13 +222,19 @@ def main(argv=None) -> int:
             lines.append(f"| lmsearcher (TNB101-trained) | {b} | " + " | ".join(cells) + " |")
         lines.append("")
     if "ablation" in parts:
-        lines += ["### Ablations, CIFAR-100, 100 queries (test accuracy; the paper: full 72.96, without "
-                  "pruning-based sampling 70.98, shuffled scores 71.89, without ranking 69.51)", "",
-                  "| variant | test | validation |", "|---|---:|---:|"]
-        for m in ablations:
-            rows = [done[json.dumps([m, "nb201", "cifar100", 100, s])][:100] for s in S]
-            a = np.array([max(rr, key=lambda r: r[0])[::-1] for rr in rows])
-            lines.append(f"| {m} | {fmt(a, 0)} | {fmt(a, 1)} |")
+        lines += ["### Ablations, CIFAR-100, 100 queries: test accuracy (validation in brackets) by the pool the ranker "
+                  "chooses from (the paper, random pools: full 72.96, without pruning-based sampling 70.98, shuffled "
+                  "scores 71.89, without ranking 69.51)", "",
+                  "| variant | " + " | ".join(f"{k} pool" for k in pools) + " |", "|---|" + "---|" * len(pools)]
+        names = {"": "full", ":relabel=0": "no relabelled samples in training", ":uniform=true": "uniform sampling instead of pruning-based",
+                 ":shuffle_scores=true": "shuffled scores in training", ":ranker=random": "random choice (no ranking)"}
+        for v in variants:
+            cells = []
+            for p in pools.values():
+                rows = [done[json.dumps([p + v, "nb201", "cifar100", 100, s])][:100] for s in S]
+                a = np.array([max(rr, key=lambda r: r[0])[::-1] for rr in rows])
+                cells.append(f"{fmt(a, 0)} ({a[:, 1].mean():.2f})")
+            lines.append(f"| {names[v]} | " + " | ".join(cells) + " |")
         lines.append("")
     ms = choice_time(args.data, cache)
     lines += ["### Cost", ""]
@@ -249,7 +242,7 @@ def main(argv=None) -> int:
         lines.append(f"- ranker for {name}: {log['samples']:,} samples, {log['epochs']} epochs, {sec:.0f} s to build "
                      f"(training {log['seconds']:.0f} s; loss {log['losses'][-1]:.3f}, chance {log['chance_loss']:.3f})")
     lines += [f"- time per choice (history of 100, pool of 10): {ms:.2f} ms", "",
-              f"{len(jobs)} searches ({len(todo)} run now) and the rankers in {elapsed:.0f} s ({t_rankers:.0f} s "
+              f"{len(jobs)} searches ({n_run} run now) and the rankers in {elapsed:.0f} s ({t_rankers:.0f} s "
               f"building rankers) with {args.workers} worker(s)."]
     text = "\n".join(lines)
     print(text)

@@ -12,17 +12,19 @@ writes ``experiments/results/nb201_search.md`` and ``nb201_search.png``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gptnas.config import RunConfig, SearchConfig, set_dotted  # noqa: E402
+from sweep import run_cached  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 REFERENCE_REA = {  # regularised evolution, pop 10, tournament 5, 200 seeds (issue text)
@@ -55,11 +57,6 @@ def method_config(spec: str) -> tuple[str, dict]:
         k, v = kv.split("=", 1)
         overrides[k] = yaml.safe_load(v)
     return name, overrides
-
-
-def _init_worker() -> None:
-    import torch
-    torch.set_num_threads(1)  # one process per core: torch's own threads would fight over them
 
 
 def _evaluator(data: str, dataset: str):
@@ -103,30 +100,16 @@ def top_keys(data: str, dataset: str, fraction: float = 0.001) -> set[str]:
     return {ops_to_string(table.index_map.ops(int(i))) for i in idx}
 
 
+def _run_pair(job: tuple) -> tuple:
+    job, rows, keys = one_run(job)
+    return job, [rows, keys]
+
+
 def run_jobs(jobs: list, workers: int, cache: str | None) -> list:
-    """Run every job (in parallel), reusing and appending to the JSONL ``cache``; results in job order."""
-    import json
-    done = {}
-    if cache and Path(cache).exists():
-        for line in Path(cache).read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                if "rows" in r:  # caches from before the per-evaluation rows are not reused
-                    done[tuple(r["job"])] = (tuple(r["job"]), r["rows"], r["keys"])
-    todo = [j for j in jobs if tuple(j) not in done]
-    if done:
-        print(f"{len(jobs) - len(todo)} of {len(jobs)} searches reused from {cache}", flush=True)
-    with ProcessPoolExecutor(workers, initializer=_init_worker) as ex:
-        futures = [ex.submit(one_run, j) for j in todo]
-        for i, f in enumerate(as_completed(futures), 1):
-            job, rows, keys = f.result()
-            done[tuple(job)] = (tuple(job), rows, keys)
-            if cache:
-                with open(cache, "a") as fh:
-                    fh.write(json.dumps({"job": list(job), "rows": rows, "keys": keys}) + "\n")
-            if i % 50 == 0 or i == len(todo):
-                print(f"{i}/{len(todo)} searches done", flush=True)
-    return [done[tuple(j)] for j in jobs]
+    """Run every job (in parallel), reusing and appending to the JSONL ``cache``; ``(job, rows, keys)`` in job
+    order."""
+    done, _ran, _s = run_cached(jobs, _run_pair, workers, cache)
+    return [(tuple(j), *done[json.dumps(list(j))]) for j in jobs]
 
 
 def main(argv=None) -> int:

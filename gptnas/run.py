@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, help="optional cap on generations")
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int, help="evaluation processes (1 = serial)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, help="torch CPU threads of the search process (default 1; torch's "
+                                               "choice when it trains networks itself)")
     p.add_argument("--parallel", help="serial | process | ray (default: process when --workers > 1)")
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default $RAY_ADDRESS, else a local one)")

@@ -34,6 +34,7 @@ class RankSettings:
     subspaces: int = 200               # trajectories: pruned sub-spaces per source
     uniform: bool = False              # trajectories: no pruning (ablation)
     shuffle_scores: bool = False       # trajectories: history scores shuffled (ablation)
+    relabel: float = 0.5               # trajectories: share of samples with each decision's options renamed
     epochs: int = 6                    # built-in ranker training
     model: dict = field(default_factory=dict)  # built-in ranker size: gptnas.lm.ranker.RankerConfig fields
     seed: int = 0                      # trajectories and training (the ranker is shared by every run seed)
@@ -66,6 +67,7 @@ class RankSettings:
             check_int(w, opt, getattr(self, opt), minimum=0 if opt == "retries" else 1)
         check_int(w, "seed", self.seed, minimum=0)
         check_probability(w, "local_share", self.local_share)
+        check_probability(w, "relabel", self.relabel)
         if self.pool < 2:
             raise ConfigError(f"rank option pool must be at least 2, got {self.pool}")
         for opt in ("uniform", "shuffle_scores"):

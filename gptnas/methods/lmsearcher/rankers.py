@@ -63,7 +63,8 @@ def builtin_ranker(settings, ctx, progress: bool = True):
     train = RankerTraining(epochs=settings.epochs, seed=settings.seed)
     description = {"sources": [s[0] for s in sources], "sizes": [len(s[2]) for s in sources],
                    "data": str(ctx.data), "subspaces": settings.subspaces, "uniform": settings.uniform,
-                   "shuffle_scores": settings.shuffle_scores, "local_share": settings.local_share,
+                   "shuffle_scores": settings.shuffle_scores, **({"relabel": settings.relabel} if settings.relabel else {}),
+                   "local_share": settings.local_share,
                    "pool": settings.pool, "model": cfg.to_dict(), "train": train.to_dict()}
 
     def build():
@@ -72,7 +73,8 @@ def builtin_ranker(settings, ctx, progress: bool = True):
         for label, space, scored in sources:
             samples += samples_from(scored, space, rng, n_subspaces=settings.subspaces, pool=settings.pool,
                                     local_share=settings.local_share, uniform=settings.uniform,
-                                    shuffle_scores=settings.shuffle_scores, source=label)
+                                    shuffle_scores=settings.shuffle_scores, relabel=settings.relabel,
+                                    source=label)
         r = BuiltinRanker(cfg, seed=settings.seed)
         r.fit(samples, train, progress=progress)
         return r

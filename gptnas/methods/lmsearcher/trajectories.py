@@ -12,7 +12,9 @@ through its fitness, never its test accuracy; never the target's own task) — r
    with the pool's best as the target.
 
 ``uniform=True`` skips the pruning (the paper's ablation "without pruning-based sampling"); ``shuffle_scores=True``
-shuffles the history's scores (the ablation "shuffled scores").
+shuffles the history's scores (the ablation "shuffled scores"). ``relabel=p`` renames the options of every decision
+by a random permutation in a share ``p`` of the samples, so that a ranker must read the history to rank them, not
+only a prior over digits.
 
 Samples are written as JSON lines in LM-Searcher's own text (``{"prompt": ..., "completion": ...}``, the prompt
 being :func:`~gptnas.methods.lmsearcher.prompt.format_prompt`) and as chat messages (``{"messages": [{"role":
@@ -84,10 +86,18 @@ def build_pool(history: Sequence[str], hist_scores: Sequence[float], candidates:
     return pool
 
 
+def relabelled(hist: Sequence[str], pool: Sequence[str], genomes: dict, space, rng: random.Random):
+    """The same sample with each decision's options renamed by one random permutation (history and pool alike):
+    no prior over digits survives it, so only what the history says about the pool predicts the best."""
+    perms = [rng.sample(range(n), n) for n in space.sizes]
+    new = lambda c: space.ncode([p[v] for p, v in zip(perms, genomes[c])])
+    return [new(c) for c in hist], [new(c) for c in pool]
+
+
 def samples_from(scored: Sequence[tuple[list, float]], space, rng: random.Random, n_subspaces: int = 300,
                  per_subspace: tuple[int, int] = (100, 200), steps: int = 8, pool: int = 10,
                  local_share: float = 0.5, uniform: bool = False, shuffle_scores: bool = False,
-                 source: str = "") -> list[Sample]:
+                 relabel: float = 0.0, source: str = "") -> list[Sample]:
     """Ranking samples from one source's ``(genome, fitness)`` pairs in ``space`` (see the module docstring)."""
     table = {space.ncode(g): float(f) for g, f in scored if math.isfinite(f)}
     sizes, widths = space.sizes, space.ncode_widths
@@ -111,6 +121,8 @@ def samples_from(scored: Sequence[tuple[list, float]], space, rng: random.Random
             ps = [table[c] for c in cands]
             if shuffle_scores:
                 hs = rng.sample(hs, len(hs))
+            if relabel and rng.random() < relabel:
+                hist, cands = relabelled(hist, cands, genomes, space, rng)
             out.append(Sample(list(hist), hs, cands, ps, max(range(len(cands)), key=lambda i: ps[i]), source))
     return out
 

@@ -118,7 +118,7 @@ def main(argv=None) -> int:
           f"interleaved runs each\n")
     print("| loop | total (s) | per evaluation (ms) | ratio to bare |\n|---|---:|---:|---:|")
     for name, tt in rows:
-        print(f"| {name} | {tt:.2f} | {1000 * tt / n:.3f} | {tt / t_bare:.1f}× |")
+        print(f"| {name} | {tt:.3f} | {1000 * tt / n:.3f} | {tt / t_bare:.2f}× |")
     return 0
 
 

@@ -98,6 +98,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=os.environ.get("GPTNAS_DATA", "../shared/data"))
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 (a held-out "
+                                                               "set of seeds for a setting chosen on others)")
     ap.add_argument("--tables", default=",".join(TABLES))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -107,14 +109,15 @@ def main(argv=None) -> int:
     ap.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     args = ap.parse_args(argv)
     BUDGETS = tuple(int(b) for b in args.budgets.split(","))
-    tables, methods, S = args.tables.split(","), args.methods.split(","), range(args.seeds)
+    tables, methods = args.tables.split(","), args.methods.split(",")
+    S = range(args.first_seed, args.first_seed + args.seeds)
     jobs = []
     for m in methods:
         for t in tables:
             for b in (BUDGETS if budget_dependent(m) else (max(BUDGETS),)):
                 jobs += [(m, t, b, s, args.data, args.model_cache) for s in S]
             if not budget_dependent(m) and m.startswith("gptnas"):
-                jobs.append((m, t, min(BUDGETS), 0, args.data, args.model_cache))  # the prefix check
+                jobs.append((m, t, min(BUDGETS), S[0], args.data, args.model_cache))  # the prefix check
     key = lambda j: json.dumps(list(j[:4]))
     # Build each pre-trained GPT once, before the pool starts (workers would otherwise all train it).
     for m, t in sorted({(m, t) for m, t, *_ in jobs if m.startswith("gptnas") and "enabled=false" not in m}):
@@ -125,8 +128,8 @@ def main(argv=None) -> int:
     for m in methods:
         for t in tables:
             if not budget_dependent(m) and m.startswith("gptnas"):
-                short = done[json.dumps([m, t, min(BUDGETS), 0])]
-                long = done[json.dumps([m, t, max(BUDGETS), 0])]
+                short = done[json.dumps([m, t, min(BUDGETS), S[0]])]
+                long = done[json.dumps([m, t, max(BUDGETS), S[0]])]
                 same = [r[0] for r in short] == [r[0] for r in long[:len(short)]]  # test may be NaN: compare fitness
                 prefix_ok.append(same)
                 if not same:

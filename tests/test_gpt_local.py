@@ -60,6 +60,29 @@ def test_product_fillings_equal_the_grammar_walk(proposer, space, seed, monkeypa
     assert enumerate_fillings(proposer.grammar, cases[0][1], list(range(6)), limit=100) is None  # 5^6 > 100
 
 
+@pytest.mark.parametrize("temperature,top_k", [(1.0, None), (0.7, 3), (0.0, None)])
+def test_forced_decoding_fast_path_draws_what_the_grammar_walk_draws(proposer, space, temperature, top_k,
+                                                                    monkeypatch):
+    from gptnas.lm.decoding import generate, torch_generator
+    rng = random.Random(1)
+    forced = []
+    for _ in range(60):
+        t = list(space.to_tokens(space.sample(rng)))
+        forced.append([None if rng.random() < 0.5 else tok for tok in t])
+    forced[7][3] = "e01=none"  # a kept token the position does not allow: that row dies
+    forced[8] = [None] * 6
+
+    def run():
+        return generate(proposer.model, proposer.vocab, proposer.grammar, proposer.config.max_length, len(forced),
+                        torch_generator(random.Random(5)), temperature, top_k, forced=forced)
+    fast = run()
+    with monkeypatch.context() as m:
+        m.setattr(type(space), "positions_independent", property(lambda self: False))
+        slow = run()
+    assert fast == slow and fast[7] is None and all(r is not None for i, r in enumerate(fast) if i != 7)
+    assert all(r[j] == t for r, tmpl in zip(fast, forced) if r for j, t in enumerate(tmpl) if t is not None)
+
+
 def test_positions_independent_only_without_constraints(space):
     from gptnas.spaces.nb101 import NB101Space
     assert space.positions_independent
@@ -218,7 +241,7 @@ def test_clone_is_a_deep_copy():
     a = make_individual([1, 2, 3], "gpt", 4.0)
     a.parent_key = "k"
     b = clone(a)
-    assert type(b) is Individual and list(b) == [1, 2, 3] and b.fitness.values == (4.0,)
+    assert type(b) is Individual and list(b) == [1, 2, 3] and b.fitness.values == (4.0,) and b.fitness is not a.fitness
     assert (b.origin, b.parent_key) == ("gpt", "k")
     b[0] = 9
     del b.fitness.values
@@ -273,3 +296,17 @@ def test_neighbours_of_a_free_space_are_those_the_grammar_accepts(proposer, spac
     fast = neighbour_tokens(proposer, toks)
     monkeypatch.setattr(type(space), "positions_independent", property(lambda self: False))
     assert fast == neighbour_tokens(proposer, toks) and len(fast) == 24
+
+
+def test_mix_floor_is_validated_and_recorded(tmp_path):
+    import gptnas
+    space = CategoricalSequenceSpace([["a", "b", "c"]] * 5, name="five")
+    with pytest.raises(ConfigError, match="mix_floor"):
+        gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False,
+                      gpt={"mix_floor": 1.5})
+    res = gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=30, progress=False,
+                        gpt={"mix_floor": 1.0, "pretrain": {"corpus": {"n": 200}, "train": {"epochs": 1}}},
+                        out=tmp_path / "run")
+    assert res.status == "complete"
+    import yaml
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]["mix_floor"] == 1.0

@@ -90,12 +90,17 @@ def test_ray_local_cluster_gives_the_serial_archive(monkeypatch):
 class Reports(Evaluator):
     """What a worker sees: its CUDA_VISIBLE_DEVICES, how the run's device reads there, and how many share it."""
 
-    def __init__(self, device="auto"):
-        self.device = device
+    def __init__(self, device="auto", meet=None, workers=2):
+        self.device, self.meet, self.workers = device, meet, workers
 
     def evaluate(self, arch):
         from gptnas.core.devices import SHARERS_ENV, local_device
-        time.sleep(0.05)  # both workers get work
+        if self.meet:  # both workers get work: each waits (up to 60 s) until every worker has started one task
+            from pathlib import Path
+            Path(self.meet, str(os.getpid())).touch()
+            t0 = time.time()
+            while len(os.listdir(self.meet)) < self.workers and time.time() - t0 < 60:
+                time.sleep(0.01)
         return EvalResult(float(sum(arch)), {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
                                              "device": local_device(self.device),
                                              "sharers": os.environ.get(SHARERS_ENV)})
@@ -109,15 +114,17 @@ def test_worker_gpu_plan_pins_cuda_k_to_one_gpu_and_spreads_auto():
     assert worker_gpus("auto", [0], 2) == [None, None] == worker_gpus("cpu", [0, 1], 2) == worker_gpus("auto", [], 2)
 
 
-def test_pinned_workers_read_cuda_k_as_their_own_gpu(monkeypatch):
+def test_pinned_workers_read_cuda_k_as_their_own_gpu(monkeypatch, tmp_path):
     """A fake two-GPU machine (no CUDA here): --workers 2 --device cuda:1 pins both workers to GPU 1, where the
     run's cuda:1 is cuda:0; with auto each worker gets its own GPU; each knows how many share its device."""
     from gptnas.search.engine import TimedEvaluate
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     for device, visible, sharers in (("cuda:1", {"1"}, {"2"}), ("auto", {"0", "1"}, {"1"})):
         pm = ProcessMap(2, device=device)
+        meet = tmp_path / device.replace(":", "")
+        meet.mkdir()
         try:
-            out = pm(TimedEvaluate(Reports(device)), [[i] * 6 for i in range(8)])
+            out = pm(TimedEvaluate(Reports(device, str(meet))), [[i] * 6 for i in range(8)])
         finally:
             pm.close()
         extras = [r.extras for r, _ in out]

@@ -17,15 +17,21 @@ Fitness = creator.GptnasFitness
 Individual = creator.GptnasIndividual
 
 
+_SHARED = frozenset({str, int, float, bool, tuple, type(None)})  # immutable tags: shared, not copied
+
+
 def _copy_individual(self, memo):
     """``copy.deepcopy`` (DEAP's ``toolbox.clone``) of an individual: the genome, the fitness and the tags, without
     the generic deepcopy's reflection — the search clones a parent for every child."""
+    new = list.__new__(Individual)
     flat = not self or type(self[0]) is int  # genomes are lists of ints (spaces/base.py): a shallow copy is deep
-    new = Individual(self if flat else copy.deepcopy(list(self), memo))
-    new.fitness.wvalues = self.fitness.wvalues  # a tuple of floats: shared safely
+    new.extend(self if flat else copy.deepcopy(list(self), memo))
+    d = new.__dict__
     for k, v in self.__dict__.items():
         if k != "fitness":
-            new.__dict__[k] = v if isinstance(v, (str, int, float, tuple, type(None))) else copy.deepcopy(v, memo)
+            d[k] = v if type(v) in _SHARED else copy.deepcopy(v, memo)
+    fitness = d["fitness"] = Fitness.__new__(Fitness)  # Fitness() with no values, without its checks
+    fitness.wvalues = self.fitness.wvalues  # a tuple of floats: shared safely
     return new
 
 

@@ -46,6 +46,9 @@ def generate(model, vocab: Vocab, grammar: Grammar, max_length: int, batch: int,
         token lists (no specials); ``None`` for a row the grammar could not complete (a forced token the
         grammar forbids).
     """
+    if forced is not None and batch and getattr(grammar.space, "positions_independent", False) \
+            and len({len(t) for t in forced}) == 1 and len(forced[0]) <= max_length:
+        return _generate_forced_independent(model, vocab, grammar, gen, temperature, top_k, forced, device)
     rows: list[list[str]] = [[] for _ in range(batch)]
     state = ["open"] * batch  # open / done / dead
     step_ids = torch.full((batch, 1), vocab.bos_id, dtype=torch.long)
@@ -99,6 +102,47 @@ def generate(model, vocab: Vocab, grammar: Grammar, max_length: int, batch: int,
             break
         step_ids = nxt.unsqueeze(1)
     return [r if s == "done" else None for r, s in zip(rows, state)]
+
+
+def _generate_forced_independent(model, vocab: Vocab, grammar: Grammar, gen: torch.Generator, temperature: float,
+                                 top_k: Optional[int], forced: Sequence[Sequence[Optional[str]]],
+                                 device: torch.device) -> list[Optional[list[str]]]:
+    """Forced decoding where what a position allows does not depend on the tokens before it (fixed-length
+    categorical spaces) and every template has the same length: the same forward passes and the same draws, in the
+    same order, as :func:`generate`'s row-by-row loop — so the same result — with the per-row grammar walk
+    replaced by one mask per position."""
+    B, L = len(forced), len(forced[0])
+    prefix: tuple = ()
+    masks, allowed = [], []
+    for _ in range(L):  # any prefix of the right length will do: positions are independent
+        toks, mask = grammar.allowed(prefix, end=False)
+        if not toks:
+            return [None] * B
+        masks.append(mask)
+        allowed.append(toks)
+        prefix += (min(toks),)
+    if END not in grammar.allowed(prefix)[0]:
+        return [None] * B
+    # A row dies at its first kept token the position does not allow (as in generate); its earlier gaps are drawn.
+    dead_at = [next((j for j, t in enumerate(tmpl) if t is not None and t not in allowed[j]), L) for tmpl in forced]
+    ids = torch.full((B, L), vocab.pad_id, dtype=torch.long)
+    for i, tmpl in enumerate(forced):
+        for j, t in enumerate(tmpl[:dead_at[i]]):
+            if t is not None:
+                ids[i, j] = vocab.index[t]
+    step_ids = torch.full((B, 1), vocab.bos_id, dtype=torch.long)
+    past = None
+    for step in range(L):
+        attn = torch.ones((B, step + 1), dtype=torch.long, device=device)
+        out, past = forward_cached(model, step_ids.to(device), attn, past)
+        rows = [i for i in range(B) if forced[i][step] is None and step < dead_at[i]]
+        if rows:
+            logits = out.logits[:, -1].float().cpu()
+            idx = torch.tensor(rows)
+            ids[idx, step] = pick(logits[idx], masks[step].expand(len(rows), -1), temperature, top_k, gen)
+        step_ids = ids[:, step:step + 1]
+    tokens = vocab.tokens
+    return [[tokens[t] for t in row] if d == L else None for row, d in zip(ids.tolist(), dead_at)]
 
 
 def pick(logits: torch.Tensor, mask: torch.Tensor, temperature: float, top_k: Optional[int],

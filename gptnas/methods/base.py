@@ -130,6 +130,13 @@ class Method:
     def survivors(self, toolbox, population, evaluated, history) -> list:
         raise NotImplementedError
 
+    def has_generation_hooks(self) -> bool:
+        """Whether :meth:`begin_generation`, :meth:`end_generation` or :meth:`learner_states` can do anything: the
+        engine skips the three when not (REA's cache-answered generations cost a few microseconds each)."""
+        cls = type(self)
+        return bool(self.learners()) or any(getattr(cls, h) is not getattr(Method, h)
+                                            for h in ("begin_generation", "end_generation", "learner_states"))
+
     # Checkpoints --------------------------------------------------------------------------------------------------
     def learner_states(self) -> dict:
         return {learner.name: learner.state_dict() for learner in self.learners()}

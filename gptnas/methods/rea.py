@@ -40,8 +40,9 @@ class REA(Method):
     def survivors(self, toolbox, population, evaluated, history):
         if population is None:
             return evaluated
-        pop = list(population) + evaluated  # list order is age order: the oldest first
-        return pop[max(0, len(pop) - self.population):]
+        pop = population + evaluated  # a new list; its order is age order: the oldest first
+        del pop[:len(pop) - self.population]
+        return pop
 
 
 RegularizedEvolution = REA  # the name before methods had a folder of their own

@@ -11,8 +11,8 @@ def mut_classic(individual, space: SearchSpace, rng: random.Random):
 
     Returns ``(individual,)`` with its fitness invalidated, as DEAP mutations do.
     """
-    individual[:] = space.mutate(list(individual), rng)
-    del individual.fitness.values
+    individual[:] = space.mutate(individual, rng)  # spaces return a new list
+    individual.fitness.wvalues = ()  # what `del fitness.values` does
     individual.origin = "mutation"
     return (individual,)
 

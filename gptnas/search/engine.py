@@ -110,10 +110,12 @@ class Search:
         elapsed0 = state.elapsed_s
         clock = lambda: elapsed0 + time.perf_counter() - t_session
         method, toolbox = self.method, self.toolbox
+        hooks = getattr(method, "has_generation_hooks", lambda: True)()  # a user's duck-typed method: always
         try:
             while state.status == "running":
                 history.generation = state.generation
-                method.begin_generation(toolbox, history)
+                if hooks:
+                    method.begin_generation(toolbox, history)
                 if state.population is None:
                     offspring = method.initial(toolbox, history)
                 else:
@@ -128,8 +130,9 @@ class Search:
                 state.stall = 0 if n_new else state.stall + 1
                 state.status = self.next_status(state)
                 history.running = state.status == "running"
-                method.end_generation(toolbox, state.population, history)
-                state.learner_states = method.learner_states()
+                if hooks:
+                    method.end_generation(toolbox, state.population, history)
+                    state.learner_states = method.learner_states()
                 state.elapsed_s = clock()
                 if self.on_checkpoint:
                     self.on_checkpoint(state)
@@ -164,6 +167,12 @@ class Search:
         Returns ``(individuals that have a fitness, number of new evaluations)``.
         """
         cache, key_of = state.cache, self.space.key
+        if len(individuals) == 1:  # REA's one child, most often a repeat: answered from the cache
+            res = cache.get(key_of(individuals[0]))
+            if res is not None:
+                f = individuals[0].fitness
+                f.wvalues = (res.fitness * f.weights[0],)
+                return list(individuals), 0
         keys = [key_of(ind) for ind in individuals]
         hits = [cache.get(k) for k in keys]
         if None not in hits:  # REA's children are often repeats: answered from the cache

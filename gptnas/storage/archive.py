@@ -66,12 +66,12 @@ class Archive:
 
 def make_row(generation: int, arch: str, result, eval_time_s: float, elapsed_s: float, origin: str) -> dict:
     """One archive row (plain data, as the journals hold it) of an :class:`~gptnas.evaluators.EvalResult`."""
-    extras = {k: v for k, v in result.extras.items() if k != "test"}
+    extras = {k: v for k, v in result.extras.items() if k != "test"} if result.extras else None
     return {
         "generation": int(generation), "arch": arch, "fitness": float(result.fitness),
         "test": float("nan") if result.test is None else float(result.test),
         "eval_time_s": float(eval_time_s), "elapsed_s": float(elapsed_s), "origin": origin or "",
-        "failed": result.failed or "", "extras": _ENCODER.encode(extras),
+        "failed": result.failed or "", "extras": _ENCODER.encode(extras) if extras else "{}",
     }
 
 

@@ -93,6 +93,7 @@ class GPTSettings:
     weighting: Optional[str] = None   # online fine-tune set: top (the best `elites`) | rank (the best quarter, the
                                       #   better ones repeated more)
     mix_window: Optional[int] = None  # adaptive: judge the operators on their last this many children (None: all)
+    mix_floor: float = 0.2            # adaptive: share of children whose operator is drawn uniformly
     rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
     rate_end: float = 0.0
     temperature: Optional[float] = None  # sampling temperature over candidate fillings (paper 1.0, local 0.5)
@@ -170,6 +171,7 @@ class GPTSettings:
                 raise ConfigError(f"gptnas option gpt.{opt} must be > 0, got {v!r}")
         if self.top_k is not None:
             check_int(w, "gpt.top_k", self.top_k)
+        check_probability(w, "gpt.mix_floor", self.mix_floor)
         for opt in ("finetune_epochs", "finetune_steps", "mix_window"):
             if getattr(self, opt) is not None:
                 check_int(w, f"gpt.{opt}", getattr(self, opt))

@@ -153,9 +153,9 @@ def report(args, tables, methods, at, prefix_ok, elapsed, ran, reused) -> int:
     ref = methods[0]
     lines = [f"`{ref}` with no prior against the same search without the GPT and REA; {n} seeds per cell, no "
              "transfer. Each cell: mean validation fitness of the best-by-validation architecture (its test figure in "
-             "brackets, NAS-Bench-201 only: TransNAS-Bench-101 has one split, and room_layout's figure is a negative L2 loss; "
-             "chain8's is the synthetic score), and for "
-             f"the others the difference `{ref}` − method ± its standard error over seeds (paired by seed).", ""]
+             "brackets, NAS-Bench-201 only: TransNAS-Bench-101 has one split, and room_layout's figure is a negative "
+             "L2 loss; chain8's is the synthetic score), and for the others the difference "
+             f"`{ref}` − method ± its standard error over seeds (paired by seed).", ""]
     fails, ahead, early = [], 0, 0
     summary = {}
     for t in tables:

@@ -195,7 +195,7 @@ def main(argv=None) -> int:
                     summary[(m, d, b)] = (a[:, 0].mean(), a[:, 1].mean())
                     cells.append(f"{fmt(a, 0)} ({a[:, 1].mean():.2f})")
                 lines.append(f"| {m} | {b} | " + " | ".join(cells) + " |")
-        lines.append(f"| LM-Searcher (published, 8B) | 100 | " + " | ".join(f"{PUBLISHED[d]:.2f}" for d in NB) + " |")
+        lines.append("| LM-Searcher (published, 8B) | 100 | " + " | ".join(f"{PUBLISHED[d]:.2f}" for d in NB) + " |")
         lines.append("")
     if "cross" in parts:
         lines += ["### Cross-domain", "", "Ranker trained on NAS-Bench-201 only, searching TransNAS-Bench-101 "
@@ -226,8 +226,8 @@ def main(argv=None) -> int:
                   "chooses from (the paper, random pools: full 72.96, without pruning-based sampling 70.98, shuffled "
                   "scores 71.89, without ranking 69.51)", "",
                   "| variant | " + " | ".join(f"{k} pool" for k in pools) + " |", "|---|" + "---|" * len(pools)]
-        names = {"": "full", ":relabel=0": "no relabelled samples in training", ":uniform=true": "uniform sampling instead of pruning-based",
-                 ":shuffle_scores=true": "shuffled scores in training", ":ranker=random": "random choice (no ranking)"}
+        names = {"": "full", ":relabel=0": "no relabelled samples in training",
+                 ":uniform=true": "uniform sampling instead of pruning-based", ":shuffle_scores=true": "shuffled scores in training", ":ranker=random": "random choice (no ranking)"}
         for v in variants:
             cells = []
             for p in pools.values():

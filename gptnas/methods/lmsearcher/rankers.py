@@ -63,9 +63,10 @@ def builtin_ranker(settings, ctx, progress: bool = True):
     train = RankerTraining(epochs=settings.epochs, seed=settings.seed)
     description = {"sources": [s[0] for s in sources], "sizes": [len(s[2]) for s in sources],
                    "data": str(ctx.data), "subspaces": settings.subspaces, "uniform": settings.uniform,
-                   "shuffle_scores": settings.shuffle_scores, **({"relabel": settings.relabel} if settings.relabel else {}),
-                   "local_share": settings.local_share,
+                   "shuffle_scores": settings.shuffle_scores, "local_share": settings.local_share,
                    "pool": settings.pool, "model": cfg.to_dict(), "train": train.to_dict()}
+    if settings.relabel:  # absent at 0, so rankers trained before the option keep their cache key
+        description["relabel"] = settings.relabel
 
     def build():
         rng = random.Random(settings.seed)

@@ -176,9 +176,12 @@ def make_section(name: str, v):
     if not isinstance(v, dict):
         raise ConfigError(f"config section {name} must be a mapping, got {type(v).__name__}")
     if name == "search":
-        from .methods import all_option_names
-        valid = set(SearchConfig.ENGINE) | all_option_names()
-        bad = sorted(set(v) - valid)
+        from .methods import all_option_names, loaded_option_names
+        # the loaded methods' names first: importing every method would import torch (2 s) for a typo check
+        bad = sorted(set(v) - set(SearchConfig.ENGINE) - loaded_option_names())
+        if bad:
+            valid = set(SearchConfig.ENGINE) | all_option_names()
+            bad = sorted(set(v) - valid)
         if bad:
             raise ConfigError(f"unknown config key 'search.{bad[0]}': valid keys are {', '.join(sorted(valid))}")
         return SearchConfig(**v)

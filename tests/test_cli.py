@@ -141,3 +141,15 @@ def test_report_compares_runs(table, tmp_path):
     assert (tmp_path / "rep" / "comparison.png").stat().st_size > 10_000
     r = subprocess.run([sys.executable, "-m", "gptnas.report", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "not a gptnas run directory" in r.stderr
+
+
+def test_bad_input_is_reported_before_torch_is_imported():
+    """A typo costs a fraction of a second: the config and the error come before torch and transformers."""
+    code = ("import runpy, sys\n"
+            "sys.argv = ['gptnas.run', '--space', 'nb999']\n"
+            "try:\n    runpy.run_module('gptnas.run', run_name='__main__')\n"
+            "except SystemExit as e:\n    code = e.code\n"
+            "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+            "print(code, heavy)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "2 []", r.stdout + r.stderr

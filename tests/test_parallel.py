@@ -13,10 +13,20 @@ from gptnas.errors import ConfigError
 
 
 class Weighted(Evaluator):
-    """Deterministic synthetic fitness; records the worker's pid so the test can see real parallelism."""
+    """Deterministic synthetic fitness; records the worker's pid so the test can see real parallelism.
+
+    With `meet` (a folder), each worker waits (up to 60 s) until `workers` of them have started a task, so that
+    both get work however the pool happens to schedule it."""
+
+    def __init__(self, meet=None, workers=2):
+        self.meet, self.workers = meet, workers
 
     def evaluate(self, arch):
-        time.sleep(0.01)  # long enough that both workers get work
+        if self.meet:
+            Path(self.meet, str(os.getpid())).touch()
+            t0 = time.time()
+            while len(os.listdir(self.meet)) < self.workers and time.time() - t0 < 60:
+                time.sleep(0.01)
         return EvalResult(sum((i + 1) * o for i, o in enumerate(arch)) / 10, {"test": 0.0, "pid": os.getpid()})
 
 
@@ -42,9 +52,9 @@ def archive(st):
     return [(r["arch"], r["fitness"]) for r in st.archive.rows]
 
 
-def test_process_pool_gives_the_serial_archive():
+def test_process_pool_gives_the_serial_archive(tmp_path):
     serial = run_in_memory(cfg(), evaluator=Weighted())
-    par = run_in_memory(cfg(workers=2, parallel="process"), evaluator=Weighted())
+    par = run_in_memory(cfg(workers=2, parallel="process"), evaluator=Weighted(meet=str(tmp_path)))
     assert archive(par) == archive(serial)
     import json
     pids = {json.loads(r["extras"])["pid"] for r in par.archive.rows}

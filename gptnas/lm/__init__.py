@@ -8,15 +8,28 @@ combines them; :mod:`.persist` save / load; :mod:`.cache` pre-train once, then l
 
 GPT-NAS's own layer-level GPT for the block-chain space lives with that method, in :mod:`gptnas.methods.gptnas`.
 """
-from .cache import PretrainSettings, cache_key, default_cache_dir, pretrained_proposer
-from .corpus import CorpusSettings, sample_architectures, to_sequences, top_architectures
-from .model import GPTConfig, build_model, space_max_length
-from .proposer import GPTProposer, space_fingerprint
-from .train import FINETUNE, TrainSettings
-from .vocab import BOS, PAD, Vocab
+# Lazy (PEP 562): importing a light submodule such as .llm, or reading a config, must not pull in torch and
+# transformers (5 s on 2 cores) just to report a one-line error.
+_EXPORTS = {
+    "PretrainSettings": "cache", "cache_key": "cache", "default_cache_dir": "cache", "pretrained_proposer": "cache",
+    "CorpusSettings": "corpus", "sample_architectures": "corpus", "to_sequences": "corpus",
+    "top_architectures": "corpus",
+    "GPTConfig": "model", "build_model": "model", "space_max_length": "model",
+    "GPTProposer": "proposer", "space_fingerprint": "proposer",
+    "FINETUNE": "train", "TrainSettings": "train",
+    "BOS": "vocab", "PAD": "vocab", "Vocab": "vocab",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "GPTProposer", "GPTConfig", "TrainSettings", "FINETUNE", "CorpusSettings", "PretrainSettings",
-    "pretrained_proposer", "cache_key", "default_cache_dir", "sample_architectures", "to_sequences",
-    "top_architectures", "build_model", "space_max_length", "space_fingerprint", "Vocab", "BOS", "PAD",
-]
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

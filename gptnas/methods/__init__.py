@@ -54,6 +54,11 @@ def all_option_names() -> set[str]:
     return {o for name in METHODS for o in get_method(name).option_names()}
 
 
+def loaded_option_names() -> set[str]:
+    """The options of the methods imported so far (a subset of :func:`all_option_names`, without importing)."""
+    return {o for m in METHODS.values() if not isinstance(m, str) for o in m.option_names()}
+
+
 def __getattr__(name: str):
     if name in ("GPTNAS", "GPTSettings"):
         from . import gptnas
@@ -68,4 +73,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["GA", "GPTNAS", "GPTSettings", "LAPT", "LMSearcher", "RankSettings", "Principles", "PrinciplesSettings", "GeneticAlgorithm", "Learner", "METHODS", "Method", "REA", "RandomSearch",
-           "RegularizedEvolution", "SearchContext", "all_option_names", "get_method", "make_method"]
+           "RegularizedEvolution", "SearchContext", "all_option_names", "get_method", "loaded_option_names",
+           "make_method"]

@@ -153,8 +153,8 @@ class _E:
         self.key, self.fitness, self.failed = key, fitness, False
 
 
-def test_operator_mix_leans_on_the_operator_that_pays_off():
-    rng = random.Random(0)
+def _two_op_mix(names=("climber", "record"), **kw):
+    """An OperatorMix over two operators that each make a fresh child (keyed by a counter) named after them."""
     counter = iter(range(10 ** 6))
 
     def op(name):
@@ -163,7 +163,11 @@ def test_operator_mix_leans_on_the_operator_that_pays_off():
             ind.origin = name
             return (ind,)
         return f
-    mix = OperatorMix({"good": op("good"), "bad": op("bad")}, rng, key=lambda ind: str(ind[0]))
+    return OperatorMix({n: op(n) for n in names}, random.Random(0), key=lambda ind: str(ind[0]), **kw)
+
+
+def test_operator_mix_leans_on_the_operator_that_pays_off():
+    mix = _two_op_mix(("good", "bad"))
     assert mix.probabilities() == pytest.approx({"good": 0.5, "bad": 0.5})
     hist = _Hist()
     for _ in range(200):
@@ -174,9 +178,41 @@ def test_operator_mix_leans_on_the_operator_that_pays_off():
     p = mix.probabilities()
     assert p["good"] > 0.85 and p["bad"] >= 0.1  # the floor keeps the other one tried
     state = mix.state_dict()
-    other = OperatorMix({"good": op("good"), "bad": op("bad")}, rng, key=lambda ind: str(ind[0]))
+    other = _two_op_mix(("good", "bad"))
     other.load_state_dict(state)
     assert other.probabilities() == p and other.seen == mix.seen
+
+
+def _feed(mix, n, fitness_of):
+    """``n`` children of a parent at fitness 1.0, each scored by ``fitness_of(operator, step)``."""
+    hist = _Hist()
+    hist.rows.append(_E("seed", 5.0))  # an earlier evaluation: the best so far, above every parent
+    for step in range(n):
+        (child,) = mix(make_individual([0], "random", 1.0))
+        hist.rows.append(_E(str(child[0]), fitness_of(child.origin, step)))
+        mix.update(hist)
+    return mix
+
+
+def test_operator_mix_credit_best_rewards_only_new_records():
+    # "climber" always beats its parent but never the best; "record" sets a new best every time
+    score = lambda name, step: 2.0 if name == "climber" else 10.0 + step
+    by_parent = _feed(_two_op_mix(), 200, score).probabilities()
+    by_best = _feed(_two_op_mix(credit="best"), 200, score).probabilities()
+    assert by_parent["climber"] == pytest.approx(by_parent["record"], abs=0.1)
+    assert by_best["record"] > 0.85 > 0.15 > by_best["climber"] >= 0.1
+
+
+def test_operator_mix_draws_uniformly_while_the_search_stalls():
+    # "climber" wins against its parent, nothing sets a record after the first child
+    score = lambda name, step: 2.0 if name == "climber" else 0.0
+    mix = _feed(_two_op_mix(stall=30), 29, score)
+    assert mix.since_best == 29 and mix.probabilities()["climber"] > 0.6
+    mix = _feed(_two_op_mix(stall=30), 30, score)
+    assert mix.probabilities() == {"climber": 0.5, "record": 0.5}
+    other = _two_op_mix(stall=30)
+    other.load_state_dict(mix.state_dict())
+    assert (other.best, other.since_best, other.probabilities()) == (5.0, 30, mix.probabilities())
 
 
 # Presets and settings -------------------------------------------------------------------------------------------
@@ -301,12 +337,15 @@ def test_neighbours_of_a_free_space_are_those_the_grammar_accepts(proposer, spac
 def test_mix_floor_is_validated_and_recorded(tmp_path):
     import gptnas
     space = CategoricalSequenceSpace([["a", "b", "c"]] * 5, name="five")
-    with pytest.raises(ConfigError, match="mix_floor"):
-        gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False,
-                      gpt={"mix_floor": 1.5})
+    for bad, match in (({"mix_floor": 1.5}, "mix_floor"), ({"mix_credit": "child"}, "mix_credit"),
+                       ({"mix_stall": 0}, "mix_stall")):
+        with pytest.raises(ConfigError, match=match):
+            gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False, gpt=bad)
     res = gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=30, progress=False,
-                        gpt={"mix_floor": 1.0, "pretrain": {"corpus": {"n": 200}, "train": {"epochs": 1}}},
+                        gpt={"mix_floor": 1.0, "mix_stall": 40,
+                             "pretrain": {"corpus": {"n": 200}, "train": {"epochs": 1}}},
                         out=tmp_path / "run")
     assert res.status == "complete"
     import yaml
-    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]["mix_floor"] == 1.0
+    g = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]
+    assert (g["mix_floor"], g["mix_stall"]) == (1.0, 40)

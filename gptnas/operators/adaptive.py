@@ -5,6 +5,10 @@ A child *succeeds* when it evaluates better than its parent. Each operator's suc
 uniform ``floor`` so none is ever starved of evidence (probability matching). When the GPT's move is not paying
 off, the search notices and leans on the classic move, and the other way round. The archive's ``origin`` column
 records which operator made each child; :meth:`OperatorMix.state_dict` goes into the checkpoint.
+
+Two variants, for ablations (neither beat the default in BENCHMARKS.md): ``credit="best"`` counts a child a success
+only when it beats the best evaluation before it, and ``stall=N`` draws uniformly while the search has gone N
+evaluations without a new best.
 """
 from __future__ import annotations
 
@@ -19,18 +23,25 @@ class OperatorMix:
         ops: mutation operators (each ``individual -> (individual,)``), by name.
         rng: the search's generator. floor: share of uniform choice (0.2: each of two operators at least 10 %).
         window: count only the last this many scored children (None: all of them).
+        credit: ``"parent"`` (a child succeeds by beating its parent) or ``"best"`` (by beating the best so far).
+        stall: after this many evaluations without a new best, choose uniformly (None: never).
         key: the space's ``key`` (children are matched to their evaluations by key).
     """
 
     def __init__(self, ops: dict[str, Callable], rng: random.Random, key: Callable, floor: float = 0.2,
-                 window: Optional[int] = None):
+                 window: Optional[int] = None, credit: str = "parent", stall: Optional[int] = None):
         self.ops, self.rng, self.key, self.floor, self.window = ops, rng, key, floor, window
+        self.credit, self.stall = credit, stall
+        self.best: Optional[float] = None  # the search's best fitness so far
+        self.since_best = 0                 # evaluations since it last improved
         self.stats = {name: [0, 0] for name in ops}  # successes, trials (within the window)
         self.recent: list[tuple[str, int]] = []      # (operator, success) of the last `window` children
         self.pending: dict[str, tuple[str, float]] = {}
         self.seen = 0
 
     def probabilities(self) -> dict[str, float]:
+        if self.stall and self.since_best >= self.stall:
+            return {n: 1 / len(self.ops) for n in self.ops}
         rates = {n: (s + 1) / (t + 2) for n, (s, t) in self.stats.items()}
         total = sum(rates.values())
         k = len(rates)
@@ -54,9 +65,15 @@ class OperatorMix:
         """Score the children evaluated since the last call (``history``: the search's History)."""
         for e in list(history)[self.seen:]:
             made = self.pending.pop(e.key, None)
+            best_before = self.best
+            if not e.failed and (self.best is None or e.fitness > self.best):
+                self.best, self.since_best = e.fitness, 0
+            else:
+                self.since_best += 1
             if made is not None:
                 name, parent = made
-                won = int(not e.failed and e.fitness > parent)
+                bar = parent if self.credit == "parent" or best_before is None else best_before
+                won = int(not e.failed and e.fitness > bar)
                 self.stats[name][1] += 1
                 self.stats[name][0] += won
                 if self.window:
@@ -69,10 +86,12 @@ class OperatorMix:
 
     def state_dict(self) -> dict:
         return {"stats": {n: list(v) for n, v in self.stats.items()}, "pending": dict(self.pending),
-                "seen": self.seen, "recent": [list(r) for r in self.recent]}
+                "seen": self.seen, "recent": [list(r) for r in self.recent],
+                "best": self.best, "since_best": self.since_best}
 
     def load_state_dict(self, state: dict) -> None:
         self.stats = {n: list(state["stats"].get(n, [0, 0])) for n in self.ops}
         self.pending = {k: tuple(v) for k, v in state.get("pending", {}).items()}
         self.seen = state.get("seen", 0)
         self.recent = [tuple(r) for r in state.get("recent", [])]
+        self.best, self.since_best = state.get("best"), state.get("since_best", 0)

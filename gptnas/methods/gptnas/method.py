@@ -135,7 +135,8 @@ class GPTNAS(Method):
             toolbox.register("mutate", local)
         elif g.mutation == "adaptive":
             self.mix = OperatorMix({"gpt-local": local, "mutation": classic}, self.rngs.py, self.space.key,
-                                   floor=g.mix_floor, window=g.mix_window)
+                                   floor=g.mix_floor, window=g.mix_window, credit=g.mix_credit,
+                                   stall=g.mix_stall)
             toolbox.register("mutate", self.mix)
         elif g.loop == "rea":
             toolbox.register("mutate", mut_reconstruct_or_classic, reconstruct=toolbox.reconstruct,

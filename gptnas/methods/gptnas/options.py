@@ -94,6 +94,8 @@ class GPTSettings:
                                       #   better ones repeated more)
     mix_window: Optional[int] = None  # adaptive: judge the operators on their last this many children (None: all)
     mix_floor: float = 0.2            # adaptive: share of children whose operator is drawn uniformly
+    mix_credit: str = "parent"        # adaptive: a child succeeds by beating its parent, or the best so far
+    mix_stall: Optional[int] = None   # adaptive: draw uniformly after this many evaluations with no new best
     rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
     rate_end: float = 0.0
     temperature: Optional[float] = None  # sampling temperature over candidate fillings (paper 1.0, local 0.5)
@@ -162,6 +164,7 @@ class GPTSettings:
         check_choice(w, "gpt.level", self.level, ("auto", "token", "layer"))
         check_choice(w, "gpt.init", self.init, ("auto", "random", "gpt"))
         check_choice(w, "gpt.crossover", self.crossover, ("gpt", "classic"))
+        check_choice(w, "gpt.mix_credit", self.mix_credit, ("parent", "best"))
         for opt in ("enabled", "online"):
             if not isinstance(getattr(self, opt), bool):
                 raise ConfigError(f"gptnas option gpt.{opt} must be true or false, got {getattr(self, opt)!r}")
@@ -172,7 +175,7 @@ class GPTSettings:
         if self.top_k is not None:
             check_int(w, "gpt.top_k", self.top_k)
         check_probability(w, "gpt.mix_floor", self.mix_floor)
-        for opt in ("finetune_epochs", "finetune_steps", "mix_window"):
+        for opt in ("finetune_epochs", "finetune_steps", "mix_window", "mix_stall"):
             if getattr(self, opt) is not None:
                 check_int(w, f"gpt.{opt}", getattr(self, opt))
         for opt in ("transfer_top", "finetune_every", "elites"):

@@ -153,3 +153,12 @@ def test_bad_input_is_reported_before_torch_is_imported():
             "print(code, heavy)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "2 []", r.stdout + r.stderr
+
+
+def test_lazy_packages_still_give_every_name_and_submodule():
+    import gptnas.lm as lm
+    import gptnas.methods.lapt as lapt
+    assert lm.proposer.GPTProposer is lm.GPTProposer and "GPTProposer" in dir(lm)
+    assert lapt.stats.__name__ == "gptnas.methods.lapt.stats" and lapt.Principles is lapt.principles.Principles
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        lm.nope

@@ -334,18 +334,27 @@ def test_neighbours_of_a_free_space_are_those_the_grammar_accepts(proposer, spac
     assert fast == neighbour_tokens(proposer, toks) and len(fast) == 24
 
 
-def test_mix_floor_is_validated_and_recorded(tmp_path):
+def test_mix_options_are_validated_recorded_and_reach_the_operator_mix(tmp_path, monkeypatch):
     import gptnas
+    import gptnas.methods.gptnas.method as gm
+    built = []
+
+    class Recording(OperatorMix):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            built.append(self)
+    monkeypatch.setattr(gm, "OperatorMix", Recording)
     space = CategoricalSequenceSpace([["a", "b", "c"]] * 5, name="five")
     for bad, match in (({"mix_floor": 1.5}, "mix_floor"), ({"mix_credit": "child"}, "mix_credit"),
                        ({"mix_stall": 0}, "mix_stall")):
         with pytest.raises(ConfigError, match=match):
             gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False, gpt=bad)
     res = gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=30, progress=False,
-                        gpt={"mix_floor": 1.0, "mix_stall": 40,
+                        gpt={"mix_floor": 1.0, "mix_stall": 40, "mix_credit": "best",
                              "pretrain": {"corpus": {"n": 200}, "train": {"epochs": 1}}},
                         out=tmp_path / "run")
     assert res.status == "complete"
     import yaml
     g = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]
-    assert (g["mix_floor"], g["mix_stall"]) == (1.0, 40)
+    assert (g["mix_floor"], g["mix_stall"], g["mix_credit"]) == (1.0, 40, "best")
+    assert [(m.floor, m.stall, m.credit) for m in built] == [(1.0, 40, "best")]

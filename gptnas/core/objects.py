@@ -70,3 +70,26 @@ def module_folder(name: str) -> str | None:
     if "site-packages" in folder or "dist-packages" in folder:
         return None
     return folder
+
+
+def lazy_exports(package: str, exports: dict[str, str], namespace: dict):
+    """``(__getattr__, __dir__)`` for a module (PEP 562): each name in ``exports`` (name -> submodule of ``package``)
+    is imported from its submodule on first use and kept in ``namespace`` (the package's ``globals()``); any other
+    submodule is imported when named, as after an eager import. A package uses it so that importing one light
+    submodule, or reading a config, does not pull in torch (seconds on 2 cores)."""
+    def __getattr__(name: str):
+        if name in exports:
+            value = getattr(importlib.import_module(f".{exports[name]}", package), name)
+        else:
+            try:
+                value = importlib.import_module(f".{name}", package)
+            except ModuleNotFoundError as e:
+                if e.name != f"{package}.{name}":
+                    raise
+                raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        namespace[name] = value
+        return value
+
+    def __dir__():
+        return sorted(set(namespace) | set(exports))
+    return __getattr__, __dir__

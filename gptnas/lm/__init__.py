@@ -8,6 +8,8 @@ combines them; :mod:`.persist` save / load; :mod:`.cache` pre-train once, then l
 
 GPT-NAS's own layer-level GPT for the block-chain space lives with that method, in :mod:`gptnas.methods.gptnas`.
 """
+from ..core.objects import lazy_exports
+
 # Lazy (PEP 562): importing a light submodule such as .llm, or reading a config, must not pull in torch and
 # transformers (5 s on 2 cores) just to report a one-line error.
 _EXPORTS = {
@@ -20,16 +22,5 @@ _EXPORTS = {
     "BOS": "vocab", "PAD": "vocab", "Vocab": "vocab",
 }
 __all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)

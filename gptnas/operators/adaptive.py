@@ -6,12 +6,13 @@ uniform ``floor`` so none is ever starved of evidence (probability matching). Wh
 off, the search notices and leans on the classic move, and the other way round. The archive's ``origin`` column
 records which operator made each child; :meth:`OperatorMix.state_dict` goes into the checkpoint.
 
-Two variants, for ablations (neither beat the default in BENCHMARKS.md): ``credit="best"`` counts a child a success
+Two variants, for ablations (neither beat the default on seeds it was not chosen on, BENCHMARKS.md): ``credit="best"`` counts a child a success
 only when it beats the best evaluation before it, and ``stall=N`` draws uniformly while the search has gone N
 evaluations without a new best.
 """
 from __future__ import annotations
 
+import math
 import random
 from typing import Callable, Optional
 
@@ -66,7 +67,7 @@ class OperatorMix:
         for e in list(history)[self.seen:]:
             made = self.pending.pop(e.key, None)
             best_before = self.best
-            if not e.failed and (self.best is None or e.fitness > self.best):
+            if not e.failed and math.isfinite(e.fitness) and (self.best is None or e.fitness > self.best):
                 self.best, self.since_best = e.fitness, 0
             else:
                 self.since_best += 1

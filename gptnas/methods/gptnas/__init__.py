@@ -4,17 +4,11 @@ for the block-chain space (:mod:`.layer_proposer`, :mod:`.block_classifier`, :mo
 
 The token-level GPT it shares with other methods lives in :mod:`gptnas.lm`.
 """
+from ...core.objects import lazy_exports
+
 # Lazy (PEP 562): reading this package's options must not import the method (and with it torch).
-_EXPORTS = {'GPTNAS': 'method', 'mut_reconstruct_or_classic': 'method', 'GPTSettings': 'options', 'LayerGPTSettings': 'options'}
-
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
+_EXPORTS = {"GPTNAS": "method", "mut_reconstruct_or_classic": "method", "GPTSettings": "options",
+            "LayerGPTSettings": "options"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = ["GPTNAS", "GPTSettings", "LayerGPTSettings", "mut_reconstruct_or_classic"]

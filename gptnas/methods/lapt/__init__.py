@@ -2,17 +2,11 @@
 (:mod:`.principles`), their extractors (:mod:`.stats` with the ``frequency`` baseline, :mod:`.gpt`, :mod:`.llm` with
 its prompt chain in :mod:`.prompts`), learning them for a search (:mod:`.learn`), the method and its adaptation
 (:mod:`.method`), and its options (:mod:`.options`)."""
+from ...core.objects import lazy_exports
+
 # Lazy (PEP 562): reading this package's options must not import the method (and with it torch).
-_EXPORTS = {'LAPT': 'method', 'PrinciplesLearner': 'method', 'PrinciplesSettings': 'options', 'Evidence': 'principles', 'Position': 'principles', 'Principles': 'principles'}
-
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
+_EXPORTS = {"LAPT": "method", "PrinciplesLearner": "method", "PrinciplesSettings": "options",
+            "Evidence": "principles", "Position": "principles", "Principles": "principles"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = ["LAPT", "Evidence", "Position", "Principles", "PrinciplesLearner", "PrinciplesSettings"]

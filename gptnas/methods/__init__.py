@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..core.objects import lazy_exports
 from ..errors import ConfigError
 from .base import Learner, Method, SearchContext
 from .ga import GA, GeneticAlgorithm
@@ -59,19 +60,12 @@ def loaded_option_names() -> set[str]:
     return {o for m in METHODS.values() if not isinstance(m, str) for o in m.option_names()}
 
 
-def __getattr__(name: str):
-    if name in ("GPTNAS", "GPTSettings"):
-        from . import gptnas
-        return getattr(gptnas, name)
-    if name in ("LAPT", "PrinciplesSettings", "Principles"):
-        from . import lapt
-        return getattr(lapt, name)
-    if name in ("LMSearcher", "RankSettings"):
-        from . import lmsearcher
-        return getattr(lmsearcher, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The three papers' methods, imported on first use (GPT-NAS pulls in torch and transformers).
+_EXPORTS = {"GPTNAS": "gptnas", "GPTSettings": "gptnas", "LAPT": "lapt", "PrinciplesSettings": "lapt",
+            "Principles": "lapt", "LMSearcher": "lmsearcher", "RankSettings": "lmsearcher"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
-__all__ = ["GA", "GPTNAS", "GPTSettings", "LAPT", "LMSearcher", "RankSettings", "Principles", "PrinciplesSettings", "GeneticAlgorithm", "Learner", "METHODS", "Method", "REA", "RandomSearch",
-           "RegularizedEvolution", "SearchContext", "all_option_names", "get_method", "loaded_option_names",
-           "make_method"]
+__all__ = ["GA", "GPTNAS", "GPTSettings", "LAPT", "LMSearcher", "RankSettings", "Principles", "PrinciplesSettings",
+           "GeneticAlgorithm", "Learner", "METHODS", "Method", "REA", "RandomSearch", "RegularizedEvolution",
+           "SearchContext", "all_option_names", "get_method", "loaded_option_names", "make_method"]

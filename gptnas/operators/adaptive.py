@@ -6,9 +6,9 @@ uniform ``floor`` so none is ever starved of evidence (probability matching). Wh
 off, the search notices and leans on the classic move, and the other way round. The archive's ``origin`` column
 records which operator made each child; :meth:`OperatorMix.state_dict` goes into the checkpoint.
 
-Two variants, for ablations (neither beat the default on seeds it was not chosen on, BENCHMARKS.md): ``credit="best"`` counts a child a success
-only when it beats the best evaluation before it, and ``stall=N`` draws uniformly while the search has gone N
-evaluations without a new best.
+Two variants, for ablations (neither beat the default on seeds it was not chosen on, BENCHMARKS.md):
+``credit="best"`` counts a child a success only when it beats the best evaluation before it, and ``stall=N`` draws
+uniformly while the search has gone N evaluations without a new best.
 """
 from __future__ import annotations
 

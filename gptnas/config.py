@@ -169,6 +169,22 @@ def from_dict(d: dict[str, Any]) -> RunConfig:
     return RunConfig(**kwargs)
 
 
+#: Keys a run's ``config.yaml`` lacks when it was written before they existed, with the value that keeps the run's
+#: behaviour when it is resumed or read again (a new run takes the current default). Section -> key -> value.
+RECORDED_BEFORE = {"gpt": {"local_revisit": False, "mix_stall": None, "mix_stall_draw": "uniform"}}
+
+
+def from_recorded(d: dict[str, Any]) -> RunConfig:
+    """:func:`from_dict` of a run directory's recorded config: keys added since it was written take the value the run
+    had then (:data:`RECORDED_BEFORE`), so resuming an older run reproduces it."""
+    if isinstance(d, dict):
+        d = dict(d)
+        for sec, keys in RECORDED_BEFORE.items():
+            if isinstance(d.get(sec), dict):
+                d[sec] = {**keys, **d[sec]}
+    return from_dict(d)
+
+
 def make_section(name: str, v):
     """The object of config section ``name`` (``search``, ``gpt``, ``train``) from plain data."""
     if v is None:

@@ -57,14 +57,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def final_train(args) -> dict:
-    from .config import from_dict, validate
+    from .config import from_recorded, validate
     from .evaluators.factory import build_evaluator
     from .spaces import get_space
     from .storage.atomic import atomic_write_text
     from .storage.rundir import RunDir
 
     rd = RunDir.open(args.run)
-    cfg = validate(from_dict(rd.read_config()))
+    cfg = validate(from_recorded(rd.read_config()))
     space = get_space(cfg.space, cfg.space_options)
     if args.arch:
         arch_key = args.arch

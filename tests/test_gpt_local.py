@@ -215,6 +215,21 @@ def test_operator_mix_draws_uniformly_while_the_search_stalls():
     assert (other.best, other.since_best, other.probabilities()) == (5.0, 30, mix.probabilities())
 
 
+def test_operator_mix_stall_to_one_operator_uses_only_it_until_a_new_best():
+    mix, hist = _two_op_mix(stall=30, stall_to="record"), _Hist()
+    hist.rows.append(_E("seed", 5.0))  # the best so far; no child beats it for 30 evaluations
+    for _ in range(30):
+        (child,) = mix(make_individual([0], "random", 1.0))
+        hist.rows.append(_E(str(child[0]), 2.0 if child.origin == "climber" else 0.0))
+        mix.update(hist)
+    assert mix.probabilities() == {"climber": 0.0, "record": 1.0}
+    picked = [mix(make_individual([0], "random", 1.0))[0] for _ in range(20)]
+    assert {c.origin for c in picked} == {"record"}
+    hist.rows.append(_E(str(picked[-1][0]), 9.0))  # a new best: the adaptive choice is back
+    mix.update(hist)
+    assert mix.since_best == 0 and 0.1 <= mix.probabilities()["record"] < 0.9
+
+
 # Presets and settings -------------------------------------------------------------------------------------------
 def test_presets_resolve_unset_keys_and_user_keys_win():
     local = GPTSettings().resolved(layer=False)
@@ -358,3 +373,61 @@ def test_mix_options_are_validated_recorded_and_reach_the_operator_mix(tmp_path,
     g = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]
     assert (g["mix_floor"], g["mix_stall"], g["mix_credit"]) == (1.0, 40, "best")
     assert [(m.floor, m.stall, m.credit) for m in built] == [(1.0, 40, "best")]
+
+
+def test_local_revisit_allows_repeats_only_while_the_search_finds_new_architectures():
+    from gptnas.core.history import History
+    from gptnas.methods.gptnas import GPTNAS
+    space = CategoricalSequenceSpace([["a", "b", "c"]] * 4, name="four")
+    for revisit in (False, True):
+        m = GPTNAS(gpt={"local_revisit": revisit})
+        m.g, m.population = m.gpt.resolved(), 10
+        h = History(space.parse)
+        for i, arch in enumerate(([0, 0, 0, 0], [1, 0, 0, 0])):
+            h.append(space.key(arch), 1.0, False, generation=5, origin="random")
+        m._history = h
+        for now, avoided in ((6, not revisit), (15, not revisit), (16, True), (40, True)):
+            h.generation = now  # generations since the last new evaluation: now - 5 - 1
+            assert m._avoid() == (set(h.keys()) if avoided else set()), (revisit, now)
+
+
+def test_local_revisit_search_spends_its_whole_budget():
+    """With repeats allowed, the GPT soon proposes only evaluated neighbours of its favourites (REA's repeats are
+    free): without the rule that forbids them after a population's worth of idle generations, this search stalls
+    at 59 of 100 evaluations."""
+    space = CategoricalSequenceSpace([["a", "b", "c"]] * 6, name="six")
+    res = gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=100, seed=1, progress=False,
+                        gpt={"local_revisit": True, "pretrain": {"train": {"epochs": 1}}},
+                        search={"stall_limit": 50})
+    assert res.status == "complete" and len(res.archive) == 100
+    assert {"gpt-local", "mutation"} <= set(r["origin"] for r in res.archive)
+
+
+def test_local_revisit_is_validated_and_recorded(tmp_path):
+    space = CategoricalSequenceSpace([["a", "b", "c"]] * 4, name="four")
+    with pytest.raises(ConfigError, match="local_revisit"):
+        gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False,
+                      gpt={"local_revisit": "yes"})
+    gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False,
+                  gpt={"local_revisit": True, "pretrain": {"train": {"epochs": 1}}}, out=tmp_path / "run")
+    import yaml
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]["local_revisit"] is True
+
+
+def test_a_run_recorded_before_the_revisit_keys_resumes_as_it_was_run(tmp_path):
+    """A run directory whose config.yaml predates gpt.local_revisit / mix_stall / mix_stall_draw resumes with the
+    behaviour it had (no repeats, no stall rule); a new run takes the current defaults."""
+    import yaml
+    space = CategoricalSequenceSpace([["a", "b", "c"]] * 4, name="four")
+    kw = dict(method="gptnas", budget=12, progress=False, gpt={"pretrain": {"train": {"epochs": 1}}})
+    new = gptnas.search(space, lambda a: float(sum(a)), out=tmp_path / "run", **kw)
+    g = new.config.gpt
+    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw) == (False, 30, "classic")
+    path = tmp_path / "run" / "config.yaml"
+    d = yaml.safe_load(path.read_text())
+    for k in ("local_revisit", "mix_stall", "mix_stall_draw"):
+        del d["gpt"][k]
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    old = gptnas.resume(tmp_path / "run", space=space, evaluate=lambda a: float(sum(a)), progress=False)
+    g = old.config.gpt
+    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw) == (False, None, "uniform")

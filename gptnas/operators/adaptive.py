@@ -6,9 +6,10 @@ uniform ``floor`` so none is ever starved of evidence (probability matching). Wh
 off, the search notices and leans on the classic move, and the other way round. The archive's ``origin`` column
 records which operator made each child; :meth:`OperatorMix.state_dict` goes into the checkpoint.
 
-Two variants, for ablations (neither beat the default on seeds it was not chosen on, BENCHMARKS.md):
-``credit="best"`` counts a child a success only when it beats the best evaluation before it, and ``stall=N`` draws
-uniformly while the search has gone N evaluations without a new best.
+A stalled search (``stall`` evaluations without a new best) draws only ``stall_to``, one named operator, until
+the next new best — the default search's classic mutation, whose drift leaves a basin the GPT's move keeps it in —
+or uniformly. For ablations, ``credit="best"`` counts a child a success only when it beats the best evaluation
+before it (BENCHMARKS.md has what each variant did).
 """
 from __future__ import annotations
 
@@ -25,14 +26,16 @@ class OperatorMix:
         rng: the search's generator. floor: share of uniform choice (0.2: each of two operators at least 10 %).
         window: count only the last this many scored children (None: all of them).
         credit: ``"parent"`` (a child succeeds by beating its parent) or ``"best"`` (by beating the best so far).
-        stall: after this many evaluations without a new best, choose uniformly (None: never).
+        stall: after this many evaluations without a new best, choose uniformly (None: never), or
+            ``stall_to``, the name of one operator, only that one (until the next new best).
         key: the space's ``key`` (children are matched to their evaluations by key).
     """
 
     def __init__(self, ops: dict[str, Callable], rng: random.Random, key: Callable, floor: float = 0.2,
-                 window: Optional[int] = None, credit: str = "parent", stall: Optional[int] = None):
+                 window: Optional[int] = None, credit: str = "parent", stall: Optional[int] = None,
+                 stall_to: str = "uniform"):
         self.ops, self.rng, self.key, self.floor, self.window = ops, rng, key, floor, window
-        self.credit, self.stall = credit, stall
+        self.credit, self.stall, self.stall_to = credit, stall, stall_to
         self.best: Optional[float] = None  # the search's best fitness so far
         self.since_best = 0                 # evaluations since it last improved
         self.stats = {name: [0, 0] for name in ops}  # successes, trials (within the window)
@@ -42,6 +45,8 @@ class OperatorMix:
 
     def probabilities(self) -> dict[str, float]:
         if self.stall and self.since_best >= self.stall:
+            if self.stall_to in self.ops:
+                return {n: float(n == self.stall_to) for n in self.ops}
             return {n: 1 / len(self.ops) for n in self.ops}
         rates = {n: (s + 1) / (t + 2) for n, (s, t) in self.stats.items()}
         total = sum(rates.values())

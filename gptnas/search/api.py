@@ -128,7 +128,7 @@ def resume(path, space=None, evaluate=None, method: Optional[Method] = None, pro
     again; names recorded in its ``config.yaml`` (``module:callable``) are imported again."""
     from . import driver
     rd, state = driver.resume(path, progress=progress, space=space, evaluator=evaluate, method=method)
-    cfg = driver.from_dict(rd.read_config())
+    cfg = driver.from_recorded(rd.read_config())
     return _result(state, space if space is not None else _space_of(cfg), cfg, rd.path)
 
 

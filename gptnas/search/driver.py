@@ -21,7 +21,7 @@ from pathlib import Path
 from deap import base
 
 from .. import __version__
-from ..config import RunConfig, build_method, from_dict, is_object, resolve_paths, validate
+from ..config import RunConfig, build_method, from_recorded, is_object, resolve_paths, validate
 from ..core.objects import PREFIX, import_object, is_import_name, module_folder
 from ..core.rng import Rngs
 from ..errors import ConfigError, RunDirError
@@ -292,7 +292,7 @@ def resume(path: str | Path, progress: bool = True, space=None, evaluator=None,
     ``space``, ``evaluator``, ``method``: the objects a run started from Python was given (required then)."""
     rd = RunDir.open(path).lock()
     try:
-        cfg = from_dict(rd.read_config())
+        cfg = from_recorded(rd.read_config())
         cfg.out = str(rd.path.resolve())  # a moved run directory is where it is now
         ck = rd.read_checkpoint()
         p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=rd.path)

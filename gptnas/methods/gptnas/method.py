@@ -129,19 +129,31 @@ class GPTNAS(Method):
                 raise ConfigError("gpt.mutation=local|adaptive needs the token GPT (GPT-NAS's layer GPT proposes by "
                                   "blocks: use gpt.mutation=reconstruct)")
             local = functools.partial(mut_gpt_local, proposer=self.proposer, rng=self.rngs.py,
-                                      evaluated=lambda: set(self._history.keys()) if self._history else set(),
+                                      evaluated=self._avoid,
                                       temperature=g.temperature, top_k=g.top_k, fallback=classic)
         if g.mutation == "local":
             toolbox.register("mutate", local)
         elif g.mutation == "adaptive":
             self.mix = OperatorMix({"gpt-local": local, "mutation": classic}, self.rngs.py, self.space.key,
                                    floor=g.mix_floor, window=g.mix_window, credit=g.mix_credit,
-                                   stall=g.mix_stall)
+                                   stall=g.mix_stall, stall_to="mutation" if g.mix_stall_draw == "classic"
+                                   else "uniform")
             toolbox.register("mutate", self.mix)
         elif g.loop == "rea":
             toolbox.register("mutate", mut_reconstruct_or_classic, reconstruct=toolbox.reconstruct,
                              classic=classic)
         self.learner = GPTLearner(self.proposer, pretrain_key, g, self.ctx, self.population, mix=self.mix)
+
+    def _avoid(self) -> set:
+        """Keys the GPT's local move must not pick: every evaluated architecture; with ``gpt.local_revisit``, none
+        while the search keeps finding new ones (a repeat is free and keeps a good architecture in the population,
+        as REA's repeats do), all of them after a population's worth of generations with nothing new."""
+        h = self._history
+        if not h or not len(h):
+            return set()
+        if self.g.local_revisit and h.generation - h[len(h) - 1].generation <= self.population:
+            return set()
+        return set(h.keys())
 
     # One generation -------------------------------------------------------------------------------------------------
     def begin_generation(self, toolbox, history) -> None:

@@ -19,7 +19,8 @@ PRETRAIN_SECTIONS = ("model", "corpus", "train")  # gpt.pretrain: the token GPT'
 #: Named settings of the method (``--preset NAME``, ``gpt.preset``). ``paper``: GPT-NAS as published — the GA with
 #: GPT reconstruction of every child (r = 0.4, decaying linearly), online fine-tunes on the 20 best continuing from
 #: the last weights, the 4-layer width-128 GPT pre-trained on 15,625 architectures. ``local``: regularised evolution
-#: whose mutation is the GPT's most likely single change or the classic one, as their measured success says;
+#: whose mutation is the GPT's most likely single change or the classic one, as their measured success says (only
+#: the classic one after 30 evaluations without a new best, ``gpt.mix_stall``, ``gpt.mix_stall_draw``);
 #: fine-tunes restart from the pre-trained model on the best quarter (the better ones weigh more), about 50 steps
 #: at lr 3e-3 — strong enough that the GPT's likelihood tracks fitness (the paper's 5 epochs at 5e-4 barely move it);
 #: sampling at temperature 0.5; a GPT sized to the sequences (1 layer of width 32: 2 layers searched no better on
@@ -95,7 +96,14 @@ class GPTSettings:
     mix_window: Optional[int] = None  # adaptive: judge the operators on their last this many children (None: all)
     mix_floor: float = 0.2            # adaptive: share of children whose operator is drawn uniformly
     mix_credit: str = "parent"        # adaptive: a child succeeds by beating its parent, or the best so far
-    mix_stall: Optional[int] = None   # adaptive: draw uniformly after this many evaluations with no new best
+    mix_stall: Optional[int] = 30     # adaptive: after this many evaluations with no new best, mix_stall_draw
+                                      #   (null: never)
+    mix_stall_draw: str = "classic"   # adaptive, while stalled: classic (only REA's mutation, until a new best:
+                                      #   its drift leaves a basin the GPT keeps the search in) | uniform
+    local_revisit: bool = False       # local/adaptive: the GPT's move may pick an evaluated neighbour (a repeat is
+                                      #   answered from the cache, free, and keeps a good architecture in the
+                                      #   population, as REA's repeats do) until a population's worth of
+                                      #   generations brings nothing new (an ablation: BENCHMARKS.md)
     rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
     rate_end: float = 0.0
     temperature: Optional[float] = None  # sampling temperature over candidate fillings (paper 1.0, local 0.5)
@@ -165,7 +173,8 @@ class GPTSettings:
         check_choice(w, "gpt.init", self.init, ("auto", "random", "gpt"))
         check_choice(w, "gpt.crossover", self.crossover, ("gpt", "classic"))
         check_choice(w, "gpt.mix_credit", self.mix_credit, ("parent", "best"))
-        for opt in ("enabled", "online"):
+        check_choice(w, "gpt.mix_stall_draw", self.mix_stall_draw, ("uniform", "classic"))
+        for opt in ("enabled", "online", "local_revisit"):
             if not isinstance(getattr(self, opt), bool):
                 raise ConfigError(f"gptnas option gpt.{opt} must be true or false, got {getattr(self, opt)!r}")
         for opt in ("temperature", "finetune_lr"):

@@ -383,7 +383,7 @@ def test_local_revisit_allows_repeats_only_while_the_search_finds_new_architectu
         m = GPTNAS(gpt={"local_revisit": revisit})
         m.g, m.population = m.gpt.resolved(), 10
         h = History(space.parse)
-        for i, arch in enumerate(([0, 0, 0, 0], [1, 0, 0, 0])):
+        for arch in ([0, 0, 0, 0], [1, 0, 0, 0]):
             h.append(space.key(arch), 1.0, False, generation=5, origin="random")
         m._history = h
         for now, avoided in ((6, not revisit), (15, not revisit), (16, True), (40, True)):

@@ -149,9 +149,7 @@ class GPTNAS(Method):
         while the search keeps finding new ones (a repeat is free and keeps a good architecture in the population,
         as REA's repeats do), all of them after a population's worth of generations with nothing new."""
         h = self._history
-        if not h or not len(h):
-            return set()
-        if self.g.local_revisit and h.generation - h[len(h) - 1].generation <= self.population:
+        if not h or (self.g.local_revisit and h.generation - h[-1].generation <= self.population):
             return set()
         return set(h.keys())
 

@@ -171,7 +171,7 @@ def from_dict(d: dict[str, Any]) -> RunConfig:
 
 #: Keys a run's ``config.yaml`` lacks when it was written before they existed, with the value that keeps the run's
 #: behaviour when it is resumed or read again (a new run takes the current default). Section -> key -> value.
-RECORDED_BEFORE = {"gpt": {"local_revisit": False, "mix_stall": None, "mix_stall_draw": "uniform"}}
+RECORDED_BEFORE = {"gpt": {"local_revisit": False, "mix_stall": None, "mix_stall_draw": "uniform", "contrast": 0.0}}
 
 
 def from_recorded(d: dict[str, Any]) -> RunConfig:

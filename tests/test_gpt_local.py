@@ -17,7 +17,7 @@ from gptnas.lm.corpus import LARGE_CORPUS, SMALL_CORPUS, corpus_size
 from gptnas.lm.fill import enumerate_fillings
 from gptnas.methods.gptnas import GPTSettings
 from gptnas.operators.adaptive import OperatorMix
-from gptnas.operators.gpt_local import mut_gpt_local, neighbour_tokens
+from gptnas.operators.gpt_local import TokenFrequencies, mut_gpt_local, neighbour_tokens
 from gptnas.spaces import CategoricalSequenceSpace, NB201Space
 
 TINY = GPTConfig(n_embd=16, n_layer=1, n_head=2, dropout=0.0)
@@ -119,6 +119,50 @@ def test_local_move_at_zero_temperature_is_the_most_likely_neighbour(proposer, s
     best = nb[int(np.argmax(proposer.score_tokens(nb)))]
     (child,) = mut_gpt_local(make_individual(parent), proposer, rng, temperature=0.0)
     assert space.to_tokens(child) == best
+
+
+def test_token_frequencies_are_add_one_smoothed_per_position():
+    f = TokenFrequencies(vocab_size=4)
+    f.add([["a", "b"], ["a", "c"]])
+    np.testing.assert_allclose(f.log_prob([["a", "b"], ["c", "a"]]),
+                               [np.log(3 / 6) + np.log(2 / 6), np.log(1 / 6) + np.log(1 / 6)])
+    f.add([["c", "b"]])
+    assert f.n == 3 and f.log_prob([["a", "b"]])[0] == pytest.approx(np.log(3 / 7) + np.log(3 / 7))
+
+
+def test_local_move_divides_the_gpt_by_the_background(proposer, space):
+    """With ``background`` the move maximises log l - background: at temperature 0 a background that penalises
+    the GPT's favourite neighbour makes the move take the next one."""
+    rng = random.Random(1)
+    parent = space.sample(rng)
+    nb = neighbour_tokens(proposer, space.to_tokens(parent))
+    ll = proposer.score_tokens(nb)
+    first, second = np.argsort(-ll)[:2]
+    penalty = lambda cands: np.array([100.0 if c == nb[first] else 0.0 for c in cands])
+    (child,) = mut_gpt_local(make_individual(parent), proposer, rng, temperature=0.0, background=penalty)
+    assert space.to_tokens(child) == nb[second]
+    (plain,) = mut_gpt_local(make_individual(parent), proposer, rng, temperature=0.0)
+    assert space.to_tokens(plain) == nb[first]
+
+
+def test_contrast_penalises_the_tokens_the_search_drew_often():
+    from gptnas.core.history import History
+    from gptnas.methods.gptnas import GPTNAS
+    space = CategoricalSequenceSpace([["a", "b", "c"]] * 3, name="three")
+    m = GPTNAS(gpt={"contrast": 2.0})
+    m.g = m.gpt.resolved()
+    m.space, m._freq = space, TokenFrequencies(vocab_size=5)
+    h = History(space.parse)
+    for arch in ([0, 0, 0], [0, 1, 2], [1, 0, 0]):
+        h.append(space.key(arch), 1.0, False, generation=1, origin="random")
+    m._history = h
+    tok = space.to_tokens
+    often, rarely, never = m._background([tok([0, 1, 1]), tok([1, 1, 1]), tok([2, 1, 1])])
+    # subtracted from the GPT's log-likelihood: the more often the search drew a token, the more it is discounted
+    assert 0 > often > rarely > never  # first position: "a" drawn twice, "b" once, "c" never
+    assert often - rarely == pytest.approx(2.0 * (np.log(3 / 8) - np.log(2 / 8)))
+    h.append(space.key([2, 2, 2]), 1.0, False, generation=2, origin="gpt-local")
+    assert m._background([tok([2, 1, 1])])[0] > never  # the history grew: "c" is no longer unseen
 
 
 def test_local_move_falls_back_when_every_neighbour_is_evaluated(proposer, space):
@@ -361,7 +405,8 @@ def test_mix_options_are_validated_recorded_and_reach_the_operator_mix(tmp_path,
     monkeypatch.setattr(gm, "OperatorMix", Recording)
     space = CategoricalSequenceSpace([["a", "b", "c"]] * 5, name="five")
     for bad, match in (({"mix_floor": 1.5}, "mix_floor"), ({"mix_credit": "child"}, "mix_credit"),
-                       ({"mix_stall": 0}, "mix_stall")):
+                       ({"mix_stall": 0}, "mix_stall"), ({"contrast": -1}, "contrast"),
+                       ({"contrast": "x"}, "contrast")):
         with pytest.raises(ConfigError, match=match):
             gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False, gpt=bad)
     res = gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=30, progress=False,
@@ -415,19 +460,19 @@ def test_local_revisit_is_validated_and_recorded(tmp_path):
 
 
 def test_a_run_recorded_before_the_revisit_keys_resumes_as_it_was_run(tmp_path):
-    """A run directory whose config.yaml predates gpt.local_revisit / mix_stall / mix_stall_draw resumes with the
-    behaviour it had (no repeats, no stall rule); a new run takes the current defaults."""
+    """A run directory whose config.yaml predates gpt.local_revisit / mix_stall / mix_stall_draw / contrast resumes
+    with the behaviour it had (no repeats, no stall rule, the GPT alone); a new run takes the current defaults."""
     import yaml
     space = CategoricalSequenceSpace([["a", "b", "c"]] * 4, name="four")
     kw = dict(method="gptnas", budget=12, progress=False, gpt={"pretrain": {"train": {"epochs": 1}}})
     new = gptnas.search(space, lambda a: float(sum(a)), out=tmp_path / "run", **kw)
     g = new.config.gpt
-    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw) == (False, 30, "classic")
+    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw, g.contrast) == (False, 30, "classic", 1.0)
     path = tmp_path / "run" / "config.yaml"
     d = yaml.safe_load(path.read_text())
-    for k in ("local_revisit", "mix_stall", "mix_stall_draw"):
+    for k in ("local_revisit", "mix_stall", "mix_stall_draw", "contrast"):
         del d["gpt"][k]
     path.write_text(yaml.safe_dump(d, sort_keys=False))
     old = gptnas.resume(tmp_path / "run", space=space, evaluate=lambda a: float(sum(a)), progress=False)
     g = old.config.gpt
-    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw) == (False, None, "uniform")
+    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw, g.contrast) == (False, None, "uniform", 0.0)

@@ -27,7 +27,7 @@ from ...errors import ConfigError
 from ...operators.gpt_crossover import cx_gpt_repair
 from ...operators.adaptive import OperatorMix
 from ...operators.gpt_init import init_gpt_population
-from ...operators.gpt_local import mut_gpt_local
+from ...operators.gpt_local import TokenFrequencies, mut_gpt_local
 from ...operators.reconstruct import reconstruct_many
 from ...operators.schedule import LinearDecay
 from ..base import Method, SearchContext
@@ -99,6 +99,7 @@ class GPTNAS(Method):
         self.proposer = None
         self.mix = None
         self._history = None
+        self._freq = None
 
     def learners(self):
         return [self.learner] if self.learner is not None else []
@@ -128,8 +129,9 @@ class GPTNAS(Method):
             if not hasattr(self.proposer, "score_tokens"):
                 raise ConfigError("gpt.mutation=local|adaptive needs the token GPT (GPT-NAS's layer GPT proposes by "
                                   "blocks: use gpt.mutation=reconstruct)")
+            self._freq = TokenFrequencies(len(self.proposer.vocab))
             local = functools.partial(mut_gpt_local, proposer=self.proposer, rng=self.rngs.py,
-                                      evaluated=self._avoid,
+                                      evaluated=self._avoid, background=self._background if g.contrast else None,
                                       temperature=g.temperature, top_k=g.top_k, fallback=classic)
         if g.mutation == "local":
             toolbox.register("mutate", local)
@@ -152,6 +154,14 @@ class GPTNAS(Method):
         if not h or (self.g.local_revisit and h.generation - h[-1].generation <= self.population):
             return set()
         return set(h.keys())
+
+    def _background(self, cands: list):
+        """``gpt.contrast`` × log g of each candidate token list (``TokenFrequencies`` of every evaluation so far,
+        fed from the history as it grows); float64 array."""
+        h, freq = self._history, self._freq
+        if h and len(h) > freq.n:
+            freq.add(self.space.to_tokens(e.genome) for e in list(h)[freq.n:])
+        return self.g.contrast * freq.log_prob(cands)
 
     # One generation -------------------------------------------------------------------------------------------------
     def begin_generation(self, toolbox, history) -> None:

@@ -19,7 +19,8 @@ PRETRAIN_SECTIONS = ("model", "corpus", "train")  # gpt.pretrain: the token GPT'
 #: Named settings of the method (``--preset NAME``, ``gpt.preset``). ``paper``: GPT-NAS as published — the GA with
 #: GPT reconstruction of every child (r = 0.4, decaying linearly), online fine-tunes on the 20 best continuing from
 #: the last weights, the 4-layer width-128 GPT pre-trained on 15,625 architectures. ``local``: regularised evolution
-#: whose mutation is the GPT's most likely single change or the classic one, as their measured success says (only
+#: whose mutation is the GPT's most likely single change (its likelihood over the search's token frequencies,
+#: ``gpt.contrast``) or the classic one, as their measured success says (only
 #: the classic one after 30 evaluations without a new best, ``gpt.mix_stall``, ``gpt.mix_stall_draw``);
 #: fine-tunes restart from the pre-trained model on the best quarter (the better ones weigh more), about 50 steps
 #: at lr 3e-3 — strong enough that the GPT's likelihood tracks fitness (the paper's 5 epochs at 5e-4 barely move it);
@@ -104,6 +105,9 @@ class GPTSettings:
                                       #   answered from the cache, free, and keeps a good architecture in the
                                       #   population, as REA's repeats do) until a population's worth of
                                       #   generations brings nothing new (an ablation: BENCHMARKS.md)
+    contrast: float = 1.0             # local/adaptive: score a neighbour by log l(x) - contrast * log g(x), l the
+                                      #   GPT, g the per-position token frequencies of every evaluation so far
+                                      #   (TPE's l/g; 0: the GPT alone)
     rate: float = 0.4                 # elimination rate r at the start; decays linearly to rate_end (paper)
     rate_end: float = 0.0
     temperature: Optional[float] = None  # sampling temperature over candidate fillings (paper 1.0, local 0.5)
@@ -184,6 +188,8 @@ class GPTSettings:
         if self.top_k is not None:
             check_int(w, "gpt.top_k", self.top_k)
         check_probability(w, "gpt.mix_floor", self.mix_floor)
+        if isinstance(self.contrast, bool) or not isinstance(self.contrast, (int, float)) or self.contrast < 0:
+            raise ConfigError(f"gptnas option gpt.contrast must be a number >= 0, got {self.contrast!r}")
         for opt in ("finetune_epochs", "finetune_steps", "mix_window", "mix_stall"):
             if getattr(self, opt) is not None:
                 check_int(w, f"gpt.{opt}", getattr(self, opt))

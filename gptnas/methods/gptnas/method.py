@@ -160,7 +160,7 @@ class GPTNAS(Method):
         fed from the history as it grows); float64 array."""
         h, freq = self._history, self._freq
         if h and len(h) > freq.n:
-            freq.add(self.space.to_tokens(e.genome) for e in list(h)[freq.n:])
+            freq.add(self.space.to_tokens(h.genome(i)) for i in range(freq.n, len(h)))  # only the new ones
         return self.g.contrast * freq.log_prob(cands)
 
     # One generation -------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from .bench import BENCHMARK_DATASETS
 from .core.devices import BACKENDS
 from .core.objects import PREFIX, import_object, is_import_name
 from .datasets import DATASETS
-from .errors import ConfigError
+from .errors import ConfigError, ConfigTypeError, ConfigValueError
 from .lm.llm import LLMSettings
 from .methods.gptnas.options import GPTSettings
 from .methods.lapt.options import PrinciplesSettings
@@ -32,6 +32,8 @@ from .methods.lmsearcher.options import RankSettings
 #: Datasets for real networks (fitness "train" and the data-dependent proxies).
 IMAGE_DATASETS = tuple(DATASETS)
 FITNESSES = ("benchmark", "train", "proxy:NAME[+NAME...]", "module:callable")
+#: The largest seed: archives store it as a 64-bit signed integer.
+MAX_SEED = 2 ** 63 - 1
 #: Budget when none is given: tables and proxies are cheap, training is not.
 DEFAULT_BUDGET = {"benchmark": 100, "proxy": 100, "train": 30, "custom": 100}
 #: Training defaults when none are given: the paper's protocol (6 epochs, batch 512), except on the built-in
@@ -154,6 +156,7 @@ class RunConfig:
 #: Sections of the tree and the class that reads each.
 _SECTIONS = {"search": SearchConfig, "gpt": GPTSettings, "principles": PrinciplesSettings, "rank": RankSettings,
              "llm": LLMSettings, "train": TrainConfig}
+SECTIONS = tuple(_SECTIONS)  #: the keys of the tree that hold sections (mappings of their own keys)
 
 
 def from_dict(d: dict[str, Any]) -> RunConfig:
@@ -185,12 +188,43 @@ def from_recorded(d: dict[str, Any]) -> RunConfig:
     return from_dict(d)
 
 
+#: Keys whose recorded value may differ on resume without changing what the run computes: where it runs and where
+#: its files are (a moved folder, another machine, another LLM endpoint of the same model).
+RESUMABLE_CHANGES = frozenset({
+    "out", "workers", "parallel", "ray_address", "gpus_per_task", "threads", "python_path", "data",
+    "train.device", "train.num_workers", "train.data_root", "gpt.cache_dir",
+    "llm.url", "llm.timeout_s", "llm.retries", "llm.backoff_s", "llm.deadline_s"})
+#: What ``--resume`` (and ``gptnas.resume``) may be given: a larger budget, and where the evaluations run.
+RESUME_OVERRIDES = ("search.budget", "workers", "parallel", "ray_address", "threads", "gpus_per_task")
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """``{"search": {"budget": 5}}`` -> ``{"search.budget": 5}`` (nested mappings only; lists stay values)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def changed_keys(started: dict, now: dict, ignore=RESUMABLE_CHANGES) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, value then, value now)`` for every key of two recorded configs that differs (missing: None),
+    leaving out ``ignore``; in sorted order."""
+    import json
+    a, b = (json.loads(json.dumps(flatten(x), default=str)) for x in (started, now))
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)]
+
+
 def make_section(name: str, v):
     """The object of config section ``name`` (``search``, ``gpt``, ``train``) from plain data."""
     if v is None:
         v = {}
     if not isinstance(v, dict):
-        raise ConfigError(f"config section {name} must be a mapping, got {type(v).__name__}")
+        raise ConfigTypeError(f"config section {name} must be a mapping of its keys, got {type(v).__name__} "
+                              f"{v!r:.60}")
     if name == "search":
         from .methods import all_option_names, loaded_option_names
         # the loaded methods' names first: importing every method would import torch (2 s) for a typo check
@@ -212,25 +246,66 @@ def make_section(name: str, v):
     bad = sorted(set(v) - names)
     if bad:
         raise ConfigError(f"unknown config key '{name}.{bad[0]}': valid keys are {', '.join(sorted(names))}")
-    return cls(**v)
+    return cls(**v)  # the values are checked by validate()
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
+    """A config file's mapping (empty for an empty file); one-line errors for what is not one."""
     try:
-        d = yaml.safe_load(Path(path).read_text())
+        d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}): save it as UTF-8 YAML") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    return d or {}
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {path} holds a YAML {type(d).__name__}, not a mapping of config keys "
+                          "(e.g. 'space: nb201'; the config.yaml of any run is one)")
+    return d
 
 
 def set_dotted(d: dict, dotted: str, value) -> None:
-    """``set_dotted(d, "search.budget", 50)`` sets ``d["search"]["budget"]``."""
+    """``set_dotted(d, "search.budget", 50)`` sets ``d["search"]["budget"]`` (a section that is null becomes one);
+    one-line errors for an empty key or a key below a value."""
     *parents, last = dotted.split(".")
-    for p in parents:
-        d = d.setdefault(p, {})
+    if not all(part.strip() for part in (*parents, last)):
+        raise ConfigError(f"config key {dotted!r} has an empty part: write it like search.budget")
+    for i, part in enumerate(parents):
+        node = d.get(part)
+        if node is None:
+            node = d[part] = {}
+        elif not isinstance(node, dict):
+            raise ConfigError(f"config key {dotted}: {'.'.join(parents[:i + 1])} is a value ({node!r}), not a "
+                              "section with keys")
+        d = node
     d[last] = value
+
+
+#: Top-level keys that hold text (a name or a path), and the ones that hold whole numbers.
+_TEXT_KEYS = ("space", "dataset", "fitness", "data", "out", "parallel", "ray_address")
+
+
+def check_types(cfg: RunConfig) -> None:
+    """One line for a top-level value of the wrong type (``out: [1, 2]``, ``workers: two``), before any is used."""
+    for k in _TEXT_KEYS:
+        v = getattr(cfg, k)
+        if v is not None and not isinstance(v, str):
+            raise ConfigTypeError(f"{k} must be text (a name or a path), got {type(v).__name__} {v!r:.60}")
+    for k in ("seed", "workers", "threads"):
+        v = getattr(cfg, k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ConfigTypeError(f"{k} must be an integer, got {type(v).__name__} {v!r:.60}")
+    if cfg.space_options is not None and not isinstance(cfg.space_options, dict):
+        raise ConfigTypeError(f"space_options must be a mapping of the space's keyword arguments, got "
+                              f"{type(cfg.space_options).__name__}")
+    if cfg.gpus_per_task is not None and (isinstance(cfg.gpus_per_task, bool)
+                                          or not isinstance(cfg.gpus_per_task, (int, float)) or cfg.gpus_per_task < 0):
+        raise ConfigValueError(f"gpus_per_task must be a number ≥ 0, got {cfg.gpus_per_task!r}")
+    if not isinstance(cfg.python_path, list) or not all(isinstance(x, str) for x in cfg.python_path):
+        raise ConfigTypeError(f"python_path must be a list of folders, got {cfg.python_path!r:.60}")
 
 
 def is_object(value) -> bool:
@@ -246,6 +321,7 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     """
     from .methods import get_method
 
+    check_types(cfg)
     s = cfg.search
     if space is not None and not is_object(cfg.space):
         cfg.space = PREFIX + str(getattr(space, "name", type(space).__name__))
@@ -302,6 +378,7 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
             setattr(t, k, v)
     if s.budget is None:
         s.budget = DEFAULT_BUDGET[kind]
+    _check_train_types(t)
     _positive_int("train.epochs", t.epochs)
     _positive_int("train.batch_size", t.batch_size)
     if t.max_train is not None:
@@ -321,6 +398,8 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
         raise ConfigError("train.inherit keeps trained weights in the run directory, which the other machines of a "
                           "Ray cluster cannot read: use --parallel process (one machine), or no inheritance")
     _positive_int("seed", cfg.seed, allow_zero=True)
+    if cfg.seed > MAX_SEED:  # the archive stores it as a 64-bit integer
+        raise ConfigValueError(f"seed must be an integer in [0, 2**63 - 1], got {cfg.seed}")
     _positive_int("workers", cfg.workers)
     if cfg.threads is not None:
         _positive_int("threads", cfg.threads)
@@ -337,6 +416,7 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     cfg.gpt.validate()  # also when another method runs: a bad value is reported, never silently kept
     cfg.principles.validate()
     cfg.rank.validate()
+    cfg.llm.validate()
     for src in cfg.principles.sources:
         if src == cfg.dataset:
             raise ConfigError(f"--principles-from {src} is the target itself: principles must come from another "
@@ -396,6 +476,27 @@ def resolve_paths(cfg: RunConfig, base: str | os.PathLike | None = None) -> RunC
     return cfg
 
 
+def _check_train_types(t: TrainConfig) -> None:
+    for k in ("lr", "warmup_epochs", "momentum", "weight_decay", "time_limit_s", "val_fraction", "fraction"):
+        v = getattr(t, k)
+        if v is None and k == "time_limit_s":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise ConfigTypeError(f"train.{k} must be a number, got {type(v).__name__} {v!r:.60}")
+        if v < 0 or (k in ("lr", "time_limit_s") and v == 0):
+            raise ConfigValueError(f"train.{k} must be a number {'>' if k in ('lr', 'time_limit_s') else '≥'} 0, "
+                                   f"got {v!r}")
+    for k in ("amp", "channels_last", "compile", "download", "report_test", "inherit"):
+        if not isinstance(getattr(t, k), bool):
+            raise ConfigTypeError(f"train.{k} must be true or false, got {getattr(t, k)!r:.60}")
+    for k in ("device", "data_root"):
+        v = getattr(t, k)
+        if v is not None and not isinstance(v, str):
+            raise ConfigTypeError(f"train.{k} must be text, got {type(v).__name__} {v!r:.60}")
+
+
 def _positive_int(name, v, allow_zero=False):
-    if isinstance(v, bool) or not isinstance(v, int) or v < (0 if allow_zero else 1):
-        raise ConfigError(f"{name} must be an integer ≥ {0 if allow_zero else 1}, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigTypeError(f"{name} must be an integer ≥ {0 if allow_zero else 1}, got {v!r}")
+    if v < (0 if allow_zero else 1):
+        raise ConfigValueError(f"{name} must be an integer ≥ {0 if allow_zero else 1}, got {v!r}")

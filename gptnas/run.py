@@ -12,13 +12,14 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 
 import yaml
 
-from .config import from_dict, load_yaml, set_dotted, validate
-from .errors import GptnasError
+from .config import RESUME_OVERRIDES, SECTIONS, from_dict, load_yaml, set_dotted, validate
+from .errors import ConfigError, GptnasError
 
 # flag -> dotted config key
 _FLAGS = {
@@ -32,8 +33,15 @@ _FLAGS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (and where to read more), not the whole usage, with exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (python -m gptnas.run --help for the flags)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
+    p = Parser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
     p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
     p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201 | nb101 | "
                                    "module:callable (your own: a space, or a factory returning one)")
@@ -87,10 +95,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set search.cxpb=0.5 (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint; with "
+                                                    "--budget N (at least the evaluations made) a finished run goes "
+                                                    "on, and --workers / --parallel / --ray-address / --threads "
+                                                    "may change; nothing else can")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     return p
+
+
+def parse_set(item: str) -> tuple[str, object]:
+    """``--set KEY=VALUE``: the dotted key and the value read as YAML (``5``, ``true``, ``[a, b]``, ``null``)."""
+    if "=" not in item:
+        raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+    k, v = item.split("=", 1)
+    k = k.strip()
+    try:
+        value = yaml.safe_load(v)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {k}: cannot read {v!r} as a YAML value ({str(e).splitlines()[0]}): quote text, "
+                          "e.g. --set 'llm.model=\"name\"'") from None
+    if value is None and k in SECTIONS:
+        raise ConfigError(f"--set {k}=null would drop the whole {k} section (and the flags that set its keys): set "
+                          f"one key instead, e.g. --set {k}.KEY=VALUE")
+    return k, value
 
 
 def config_from_args(args):
@@ -100,10 +128,7 @@ def config_from_args(args):
         if v is not None:
             set_dotted(d, key, v)
     for item in args.set:
-        if "=" not in item:
-            raise GptnasError(f"--set needs KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        set_dotted(d, k.strip(), yaml.safe_load(v))
+        set_dotted(d, *parse_set(item))
     cfg = validate(from_dict(d))
     if not cfg.out:  # a fresh directory each time: the default never touches an earlier run
         from pathlib import Path
@@ -115,6 +140,35 @@ def config_from_args(args):
             n += 1
             cfg.out = f"{base}-{n}"
     return cfg
+
+
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES}
+
+
+def resume_overrides(args) -> dict:
+    """What ``--resume`` is given besides the run: the flags and ``--set`` keys that may change, refused one by one
+    otherwise (a flag a resume ignored would be a run silently not what was asked)."""
+    if args.config:
+        raise ConfigError("--config cannot be given with --resume: the run's own config.yaml is its config")
+    if args.overwrite:
+        raise ConfigError("--overwrite starts a new run and --resume continues one: give one of them")
+    out = {}
+    for flag, key in _FLAGS.items():
+        v = getattr(args, flag)
+        if v is None:
+            continue
+        if key not in RESUME_OVERRIDES:
+            raise ConfigError(f"--{flag.replace('_', '-')} cannot change when resuming (the run's config.yaml "
+                              "fixes it): --resume takes --budget, --workers, --parallel, --ray-address and "
+                              "--threads; start a new run with --out for other settings")
+        out[key] = v
+    for item in args.set:
+        k, v = parse_set(item)
+        if k not in RESUME_OVERRIDES:
+            raise ConfigError(f"--set {k} cannot change when resuming (the run's config.yaml fixes it): resume takes "
+                              f"{', '.join(RESUME_OVERRIDES)}")
+        out[k] = v
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     target = args.resume
     try:
         if args.resume:
-            rd, state = driver.resume(args.resume, progress=not args.no_progress)
+            rd, state = driver.resume(args.resume, progress=not args.no_progress, overrides=resume_overrides(args))
         else:
             cfg = config_from_args(args)
             target = cfg.out
@@ -141,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted; the last finished generation is saved: "
               f"python -m gptnas.run --resume {target}", file=sys.stderr)
         return 130
+    except OSError as e:  # the disk, not the run: full, read-only, permissions; anything else keeps its traceback
+        if e.errno not in DISK_ERRORS:
+            raise
+        where = f" ({e.filename})" if e.filename else ""
+        more = f"; what was saved resumes with python -m gptnas.run --resume {target}" if target else ""
+        print(f"error: {e.strerror or e}{where}: free space or choose a writable --out{more}", file=sys.stderr)
+        return 2
     s = rd.read_summary()
     best = s["best"]
     print(f"status: {s['status']}, {s['evaluations']} evaluations, {s['generations']} generations")

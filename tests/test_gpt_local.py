@@ -473,6 +473,7 @@ def test_a_run_recorded_before_the_revisit_keys_resumes_as_it_was_run(tmp_path):
     for k in ("local_revisit", "mix_stall", "mix_stall_draw", "contrast"):
         del d["gpt"][k]
     path.write_text(yaml.safe_dump(d, sort_keys=False))
+    (tmp_path / "run" / ".config.json").unlink()  # nor did such a run record how it started
     old = gptnas.resume(tmp_path / "run", space=space, evaluate=lambda a: float(sum(a)), progress=False)
     g = old.config.gpt
     assert (g.local_revisit, g.mix_stall, g.mix_stall_draw, g.contrast) == (False, None, "uniform", 0.0)

@@ -58,9 +58,11 @@ class History:
 
     def append(self, key: str, fitness: float, failed: bool, generation: int, origin: str) -> None:
         """Record one new evaluation (the engine's call; methods never need it)."""
+        fitness = float(fitness)
+        failed = bool(failed) or not math.isfinite(fitness)  # NaN / inf never count as a result (evaluators/base.py)
         self._keys.append(key)
-        self._fitness.append(float(fitness))
-        self._failed.append(bool(failed))
+        self._fitness.append(fitness)
+        self._failed.append(failed)
         self._generation.append(int(generation))
         self._origin.append(origin or "")
         i = len(self._keys) - 1
@@ -122,7 +124,8 @@ class History:
         The same order as sorting the archive rows by ``-fitness`` (a stable sort), which the GPT's fine-tuning set
         has always used.
         """
-        order = sorted(range(len(self._keys)), key=lambda i: -self._fitness[i])[:n]
+        fit, failed = self._fitness, self._failed
+        order = sorted(range(len(self._keys)), key=lambda i: (failed[i], -fit[i]))[:n]
         return [self[i] for i in order]
 
     def successful(self) -> list[Evaluation]:

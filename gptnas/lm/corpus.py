@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..spaces.base import END, SearchSpace
+from ..spaces.base import END, SearchSpace, count_members
 from .vocab import BOS
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,12 @@ def space_size(space: SearchSpace) -> Optional[int]:
 
 
 def corpus_size(space: SearchSpace, n: Optional[int]) -> int:
-    """The pre-training corpus size: ``n`` when given; otherwise ``SMALL_CORPUS`` draws (at most the whole space)
-    for a space small enough to enumerate — drawn uniformly, its corpus holds the grammar and nothing else, so
-    more of it only costs time — and ``LARGE_CORPUS`` for any other."""
+    """The pre-training corpus size: ``n`` when given; otherwise ``SMALL_CORPUS`` draws (at most the whole space,
+    its members where its rules reject some genomes) for a space small enough to enumerate — drawn uniformly, its
+    corpus holds the grammar and nothing else, so more of it only costs time — and ``LARGE_CORPUS`` for any other."""
     if n is not None:
         return n
-    size = space_size(space)
+    size = count_members(space, space_size(space), ENUMERABLE)
     if size is not None and size <= ENUMERABLE:
         return min(size, SMALL_CORPUS)
     return LARGE_CORPUS
@@ -69,23 +69,29 @@ def sample_architectures(space: SearchSpace, n: int, seed: int = 0, max_tries: i
     """``n`` distinct (by ``space.key``) architectures drawn with ``random.Random(seed)``, in draw order.
 
     Stops after ``max_tries`` draws (default ``50 n + 1000``, far beyond the ≈ n ln n needed to collect all of a
-    small space like NB201) and returns what it has, with a warning.
+    small space like NB201), or after ten times as many draws in a row as it has found architectures without a
+    new one (the space has run out: with 15,625 found, the chance that one more is left but missed is e^-10), and
+    returns what it has, with a warning.
     """
     rng = random.Random(seed)
     max_tries = 50 * n + 1000 if max_tries is None else max_tries
     seen: set[str] = set()
     archs: list[list[int]] = []
-    for _ in range(max_tries):
-        if len(archs) >= n:
+    draws = misses = 0
+    for draws in range(1, max_tries + 1):
+        if len(archs) >= n or misses > max(1000, 10 * len(archs)):
             break
         a = list(space.sample(rng))
         k = space.key(a)
         if k not in seen:
             seen.add(k)
             archs.append(a)
+            misses = 0
+        else:
+            misses += 1
     if len(archs) < n:
         log.warning("corpus: found only %d distinct architectures of %d requested in %d draws",
-                    len(archs), n, max_tries)
+                    len(archs), n, draws)
     return archs
 
 

@@ -41,7 +41,7 @@ def enumerate_fillings(grammar: Grammar, tokens: Sequence[str], gaps: Sequence[i
             raise _TooMany
         i = len(prefix)
         if i == n:
-            if END in grammar.allowed(tuple(prefix))[0]:
+            if END in grammar.allowed(tuple(prefix))[0] and grammar.is_member(prefix):
                 out.append(list(prefix))
                 if len(out) > limit:
                     raise _TooMany

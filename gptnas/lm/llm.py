@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..errors import GptnasError
+from ..errors import ConfigTypeError, ConfigValueError, GptnasError
 
 log = logging.getLogger(__name__)
 URL_ENV, KEY_ENV, MODEL_ENV = "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"
@@ -48,10 +48,35 @@ class LLMSettings:
     model: Optional[str] = None
     temperature: float = 0.0
     max_tokens: Optional[int] = None
-    timeout_s: float = 120.0
+    timeout_s: float = 120.0          # one request's wait for its reply
     retries: int = 4
     backoff_s: float = 1.0
     replay: Optional[str] = None      # a recorded exchanges file to rerun offline (--llm-replay)
+    deadline_s: float = 300.0         # the whole exchange, every retry and back-off included: no request starts
+                                      #   after it, and each waits at most what is left (httpx's timeouts are per
+                                      #   phase: a server trickling bytes can still run a little past it)
+
+    def validate(self) -> None:
+        """One line for a value of the wrong type or range (``llm.timeout_s=-1``, ``llm.retries=abc``)."""
+        for k in ("url", "model", "replay"):
+            v = getattr(self, k)
+            if v is not None and not isinstance(v, str):
+                raise ConfigTypeError(f"llm.{k} must be text, got {type(v).__name__} {v!r:.60}")
+        for k, low, strict in (("timeout_s", 0, True), ("deadline_s", 0, True), ("backoff_s", 0, False),
+                               ("temperature", 0, False)):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigTypeError(f"llm.{k} must be a number, got {type(v).__name__} {v!r:.60}")
+            if v < low or (strict and v == low) or v != v:
+                raise ConfigValueError(f"llm.{k} must be a number {'>' if strict else '≥'} {low}, got {v!r}")
+        for k, low in (("retries", 0), ("max_tokens", 1)):
+            v = getattr(self, k)
+            if v is None and k == "max_tokens":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigTypeError(f"llm.{k} must be an integer ≥ {low}, got {type(v).__name__} {v!r:.60}")
+            if v < low:
+                raise ConfigValueError(f"llm.{k} must be an integer ≥ {low}, got {v!r}")
 
     def resolved(self) -> "LLMSettings":
         d = asdict(self)
@@ -151,12 +176,18 @@ class ChatClient:
         if s.max_tokens:
             body["max_tokens"] = s.max_tokens
         last = ""
+        t0 = time.monotonic()
+        tried = 0
         for attempt in range(s.retries + 1):
             wait = s.backoff_s * 2 ** attempt
+            left = s.deadline_s - (time.monotonic() - t0)
+            if left <= 0:
+                break
+            tried += 1
             try:
-                r = httpx.post(url, json=body, headers=headers, timeout=s.timeout_s)
+                r = httpx.post(url, json=body, headers=headers, timeout=min(s.timeout_s, left))
             except httpx.TimeoutException:
-                last = f"no reply within {s.timeout_s:g} s"
+                last = f"no reply within {min(s.timeout_s, left):.3g} s"
             except httpx.HTTPError as e:
                 last = f"{type(e).__name__}: {e}"
                 if attempt == s.retries:
@@ -181,7 +212,13 @@ class ChatClient:
                     raise LLMError(f"the LLM server refused the request (HTTP {r.status_code}: {r.text[:160]!r})"
                                    + (f": {hint}" if hint else ""))
             if attempt < s.retries:
+                wait = min(wait, max(0.0, s.deadline_s - (time.monotonic() - t0)))
                 log.warning("LLM request failed (%s); retrying in %.1f s", last, wait)
                 time.sleep(wait)
-        raise LLMError(f"the LLM server at {s.url} failed {s.retries + 1} times ({last}): try again later, or allow "
-                       "more retries (llm.retries)")
+        waited = time.monotonic() - t0
+        if waited >= s.deadline_s:
+            raise LLMError(f"the LLM server at {s.url} gave no usable reply within llm.deadline_s = {s.deadline_s:g} s "
+                           f"(waited {waited:.0f} s, {tried} attempt(s); the last: {last}): check that it "
+                           "answers at llm.url, or allow more time (llm.timeout_s per request, llm.deadline_s in all)")
+        raise LLMError(f"the LLM server at {s.url} failed {s.retries + 1} times in {waited:.0f} s ({last}): check that "
+                       "it answers at llm.url, try again later, or allow more retries (llm.retries)")

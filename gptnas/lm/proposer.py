@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 META_FILE = "gptnas.json"
 FORMAT = 1
+#: Decoding rounds :meth:`GPTProposer.sample` makes in a space whose ``is_valid`` rejects some of what the grammar
+#: allows, before it draws the rest with ``space.sample``.
+SAMPLE_ROUNDS = 20
 
 __all__ = ["GPTProposer", "META_FILE", "space_fingerprint", "torch_generator"]
 
@@ -147,14 +150,21 @@ class GPTProposer:
         """
         if n <= 0:
             return []
-        seqs = self._generate(n, torch_generator(rng), temperature, top_k)
-        out = []
-        for s in seqs:
-            if s is None:  # only when the grammar cannot close within max_length
-                raise RuntimeError(f"space {self.space.name!r}: grammar did not reach <end> within "
-                                   f"max_length={self.config.max_length}")
-            out.append(self.space.from_tokens(s))
-        return out
+        gen = torch_generator(rng)
+        out: list[list[int]] = []
+        for _ in range(SAMPLE_ROUNDS):  # one round, unless the space has rules beyond its grammar
+            for s in self._generate(n - len(out), gen, temperature, top_k):
+                if s is None:  # only when the grammar cannot close within max_length
+                    raise RuntimeError(f"space {self.space.name!r}: grammar did not reach <end> within "
+                                       f"max_length={self.config.max_length}")
+                if self.grammar.is_member(s):
+                    out.append(self.space.from_tokens(s))
+            if len(out) == n:
+                return out
+        log.warning("the GPT decoded %d members of space %r in %d rounds of the %d asked for (its rules reject most "
+                    "of what the grammar allows): the rest are drawn by space.sample", len(out), self.space.name,
+                    SAMPLE_ROUNDS, n)
+        return out + [self.space.sample(rng) for _ in range(n - len(out))]
 
     # Scoring ----------------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -212,7 +222,7 @@ class GPTProposer:
             drawn = self._generate(len(tmpl), torch_generator(rng), 1.0, None, forced=tmpl)
             seen: dict[int, set] = {i: set() for i in need_sampling}
             for i, s in zip(owner, drawn):
-                if s is not None and tuple(s) not in seen[i]:
+                if s is not None and tuple(s) not in seen[i] and self.grammar.is_member(s):
                     seen[i].add(tuple(s))
                     cands[i].append(s)
         if exclude_original:

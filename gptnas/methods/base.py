@@ -25,7 +25,7 @@ from deap import base
 
 from ..core.rng import Rngs
 from ..core.types import clone, make_individual
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigTypeError, ConfigValueError
 from ..operators.classic import cx_classic, mut_classic
 
 
@@ -176,13 +176,31 @@ def _plain(v):
 
 # Validation helpers ---------------------------------------------------------------------------------------------
 def check_int(method: str, option: str, v, minimum: int = 1) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ConfigError(f"{method} option {option} must be an integer ≥ {minimum}, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigTypeError(f"{method} option {option} must be an integer ≥ {minimum}, got {v!r}")
+    if v < minimum:
+        raise ConfigValueError(f"{method} option {option} must be an integer ≥ {minimum}, got {v!r}")
 
 
 def check_probability(method: str, option: str, v) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-        raise ConfigError(f"{method} option {option} must be a probability in [0, 1], got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigTypeError(f"{method} option {option} must be a probability in [0, 1], got {v!r}")
+    if not 0 <= v <= 1:
+        raise ConfigValueError(f"{method} option {option} must be a probability in [0, 1], got {v!r}")
+
+
+def check_sources(source, flag: str, what: str) -> None:
+    """A transfer source: None (none), or text / a list naming at least one (``--rank-from ""`` names none)."""
+    if source is None:
+        return
+    if isinstance(source, str):
+        names = [x for x in source.split(",") if x.strip()]
+    elif isinstance(source, (list, tuple)) and all(isinstance(x, str) for x in source):
+        names = [x for x in source if x.strip()]
+    else:
+        raise ConfigTypeError(f"{flag} must be text or a list of names, got {type(source).__name__} {source!r:.60}")
+    if not names:
+        raise ConfigError(f"{flag} is empty: name {what}")
 
 
 def check_choice(method: str, option: str, v, choices) -> None:

@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GptnasError
 
 
 def is_run_dir(source) -> bool:
@@ -32,12 +32,34 @@ def _run_archive(source: str, target: Optional[str], flag: str, space):
     from ..storage.rundir import RunDir
 
     rd = RunDir.open(source)
-    src_ds = rd.read_config().get("dataset")
+    recorded = rd.read_config()
+    src_ds = recorded.get("dataset")
     if target is not None and src_ds == target:
         raise ConfigError(f"run {source} searched {target}, the target itself: transfer must come from another task")
+    check_same_space(rd, recorded, space, flag)
     a = read_archive(rd.archive)
     ok = [i for i in range(len(a["arch"])) if not a["failed"][i] and np.isfinite(a["fitness"][i])]
     return [(space.parse(a["arch"][i]), float(a["fitness"][i])) for i in ok]
+
+
+def check_same_space(rd, recorded: dict, space, flag: str) -> None:
+    """Refuse a source run of another space: its architectures would be read as this space's (TransNAS-Bench-101's
+    operation indices as NAS-Bench-201's). Compared by the space's description where the run recorded it
+    (``summary.json``), else by name."""
+    from ..spaces.base import fingerprint
+    theirs = str(recorded.get("space") or "")
+    theirs_name = theirs.split(":", 1)[1] if theirs.startswith("python:") else theirs
+    try:
+        fp = rd.read_summary().get("space_fingerprint")
+    except GptnasError:
+        fp = None
+    if fp:
+        same = fp == fingerprint(space)
+    else:  # a run from before fingerprints: by name, where the name says which space (not module:callable)
+        same = theirs_name == space.name or (":" in theirs and not theirs.startswith("python:"))
+    if not same:
+        raise ConfigError(f"{flag} {rd.path}: that run searched space {theirs_name!r}, and this search is on "
+                          f"{space.name!r}: a source must be a run on the same space (another task)")
 
 
 def scored_architectures(source: str, ctx, flag: str = "--transfer-from") -> list[tuple[list, float]]:

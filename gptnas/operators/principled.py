@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..core.types import make_individual
+from ..errors import SpaceError
 
 #: Spaces larger than this are sampled, not enumerated, by :func:`init_principled`.
 ENUMERATE_MAX = 200_000
@@ -33,19 +34,31 @@ def init_principled(n: int, space, scores: Callable[[], np.ndarray], rng: random
     gen = np.random.default_rng(rng.getrandbits(63))
     if math.prod(len(a) for a in allowed) <= ENUMERATE_MAX:
         cells = [c for c in itertools.product(*allowed) if space.is_valid(list(c))]
+        if not cells:
+            raise SpaceError(f"the refined space {space!r} has no member (is_valid rejects every architecture it "
+                             "allows): allow more options (principles.max_options) or loosen the space's rules")
         w = np.array([cell_score(s, c) for c in cells]) / temperature
         p = np.exp(w - w.max())
         picks = gen.choice(len(cells), size=min(n, len(cells)), replace=False, p=p / p.sum())
         genomes = [list(cells[i]) for i in picks]
     else:  # per position, independently: the same distribution when the space has no validity constraint
         genomes, seen = [], set()
-        while len(genomes) < n and len(seen) < 50 * n:
+        for _ in range(200 * n):  # bounded: a space whose rules reject most draws must not hang the search
+            if len(genomes) >= n:
+                break
             g = []
             for i, a in enumerate(allowed):
                 w = np.array([s[i, o] for o in a]) / temperature
                 p = np.exp(w - w.max())
                 g.append(int(a[gen.choice(len(a), p=p / p.sum())]))
             if space.is_valid(g) and tuple(g) not in seen:
+                seen.add(tuple(g))
+                genomes.append(g)
+        for _ in range(10 * (n - len(genomes))):  # topped up with the space's own members
+            if len(genomes) >= n:
+                break
+            g = space.sample(rng)
+            if tuple(g) not in seen:
                 seen.add(tuple(g))
                 genomes.append(g)
     return [make_individual(g, "principles") for g in genomes]

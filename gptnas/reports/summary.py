@@ -24,11 +24,12 @@ def fitness_name(cfg) -> str:
     return "fitness"
 
 
-def make_summary(cfg, state) -> dict:
+def make_summary(cfg, state, space_fp: str | None = None) -> dict:
     """Summary of a run: method, space, dataset, seed, budget, evaluations and the best-by-fitness architecture.
 
     ``best.fitness`` is the validation accuracy (%) or proxy score the search maximised; ``best.test`` is the test
-    accuracy (%) of that same architecture, or null when the evaluator has none.
+    accuracy (%) of that same architecture, or null when the evaluator has none. ``space_fp``: the space's
+    :func:`~gptnas.spaces.base.fingerprint`, which a transfer from this run checks against its own space.
     """
     best = state.best_row()
     return {
@@ -41,7 +42,9 @@ def make_summary(cfg, state) -> dict:
             "evaluation": state.best_index, "generation": best["generation"], "origin": best["origin"],
         },
         "failed_evaluations": state.num_failed,
+        **({"dropped_children": dict(state.dropped)} if getattr(state, "dropped", None) else {}),
         **({"note": "TransNAS-Bench-101's table has one number per task, from the validation split: it is the "
                     "fitness, and there is no test accuracy"} if cfg.space == "tnb101" else {}),
         "wall_time_s": round(state.elapsed_s, 3), "gptnas_version": __version__,
+        **({"space_fingerprint": space_fp} if space_fp else {}),
     }

@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 from ..config import RunConfig, SearchConfig, make_section
 from ..core.history import History
+from ..errors import ConfigTypeError
 from ..methods import Method
 from .state import SearchState
 
@@ -73,12 +74,22 @@ def _config(space, evaluate, method, budget, seed, out, config: dict) -> tuple[R
     space_obj = eval_obj = method_obj = None
     if isinstance(space, str):
         d["space"] = space
+    elif not (hasattr(space, "sample") and hasattr(space, "is_valid")):
+        raise ConfigTypeError(f"space must be a search space (an object with sample and is_valid, e.g. "
+                              f"gptnas.spaces.CategoricalSequenceSpace) or a space's name, got "
+                              f"{type(space).__name__} {space!r:.60}")
     else:
         space_obj = space
     if isinstance(evaluate, str):
         d["fitness"] = evaluate
+    elif not callable(evaluate):
+        raise ConfigTypeError(f"evaluate must be a function arch -> fitness, or a built-in fitness's name "
+                              f"('benchmark', 'train', 'proxy:synflow'), got {type(evaluate).__name__} {evaluate!r:.60}")
     else:
         eval_obj = evaluate
+    if not (isinstance(method, (str, Method))):
+        raise ConfigTypeError(f"method must be a method's name ('rea', 'gptnas', ...) or a method object "
+                              f"(gptnas.methods.REA(...)), got {type(method).__name__} {method!r:.60}")
     if isinstance(method, Method):
         method_obj = method
         search = SearchConfig(method=method.name, budget=budget)
@@ -87,13 +98,16 @@ def _config(space, evaluate, method, budget, seed, out, config: dict) -> tuple[R
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     for k, v in config.items():
         if k not in fields or k in ("space", "fitness"):
-            raise TypeError(f"search() got an unexpected keyword {k!r}: config keys are "
-                            f"{', '.join(sorted(fields - {'space', 'fitness', 'search'}))}")
-    search_extra = config.pop("search", {}) or {}
-    for k, v in search_extra.items():
+            raise ConfigTypeError(f"search() got an unexpected keyword {k!r}: config keys are "
+                                  f"{', '.join(sorted(fields - {'space', 'fitness'}))}")
+    search_extra = config.pop("search", None)
+    make_section("search", search_extra)  # a mapping, its unknown keys refused by name
+    for k, v in (search_extra or {}).items():
         setattr(search, k, v)
     for k, v in config.items():
-        d[k] = make_section(k, v) if k in ("gpt", "train", "principles", "rank", "llm") and isinstance(v, dict) else v
+        if k in ("gpt", "train", "principles", "rank", "llm"):
+            v = v if dataclasses.is_dataclass(v) else make_section(k, v)  # a mapping (or the settings object)
+        d[k] = v
     cfg = RunConfig(seed=seed, out=None if out is None else str(out), search=search, **d)
     return cfg, space_obj, eval_obj, method_obj
 
@@ -122,12 +136,18 @@ def search(space, evaluate, method="gptnas", budget: Optional[int] = None, seed:
     return _result(state, space_obj if space_obj is not None else _space_of(cfg), cfg, rd.path)
 
 
-def resume(path, space=None, evaluate=None, method: Optional[Method] = None, progress: bool = True) -> SearchResult:
+def resume(path, space=None, evaluate=None, method: Optional[Method] = None, progress: bool = True, *,
+           budget: Optional[int] = None, workers: Optional[int] = None) -> SearchResult:
     """Continue the run in ``path`` (after a crash, Ctrl-C or kill -9) to exactly the result an uninterrupted run
     gives. Objects the run was given from Python (``space``, ``evaluate``, a ``method`` object) must be given
-    again; names recorded in its ``config.yaml`` (``module:callable``) are imported again."""
+    again; names recorded in its ``config.yaml`` (``module:callable``) are imported again.
+
+    ``budget``: a larger budget (at least the evaluations made) continues the run, a finished one too; ``workers``:
+    evaluate in this many processes from now on. Nothing else of a run changes when it resumes."""
     from . import driver
-    rd, state = driver.resume(path, progress=progress, space=space, evaluator=evaluate, method=method)
+    overrides = {k: v for k, v in (("search.budget", budget), ("workers", workers)) if v is not None}
+    rd, state = driver.resume(path, progress=progress, space=space, evaluator=evaluate, method=method,
+                              overrides=overrides)
     cfg = driver.from_recorded(rd.read_config())
     return _result(state, space if space is not None else _space_of(cfg), cfg, rd.path)
 

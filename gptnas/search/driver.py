@@ -21,7 +21,8 @@ from pathlib import Path
 from deap import base
 
 from .. import __version__
-from ..config import RunConfig, build_method, from_recorded, is_object, resolve_paths, validate
+from ..config import (RESUME_OVERRIDES, RunConfig, build_method, changed_keys, from_recorded, is_object,
+                      resolve_paths, set_dotted, validate)
 from ..core.objects import PREFIX, import_object, is_import_name, module_folder
 from ..core.rng import Rngs
 from ..errors import ConfigError, RunDirError
@@ -30,7 +31,9 @@ from ..methods import Method, SearchContext
 from ..reports.convergence import plot_convergence
 from ..reports.summary import fitness_name, make_summary
 from ..spaces import get_space
-from ..storage.rundir import RunDir
+from ..spaces.base import count_members
+from ..spaces.base import fingerprint as space_fingerprint
+from ..storage.rundir import DamagedCheckpoint, RunDir, refuse_file
 from .engine import Search, SearchFailed
 from .parallel import make_map
 from .state import SearchState
@@ -49,13 +52,6 @@ class Prepared:
     toolbox: base.Toolbox
     method: Method
     progress: bool = True
-
-
-def space_fingerprint(space) -> str:
-    """Short hash of a space's description: a resume checks it is handed the space the run searched."""
-    import hashlib
-    import json
-    return hashlib.sha256(json.dumps(space.describe(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _user_fitness(cfg: RunConfig, space):
@@ -123,6 +119,10 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
             principles.save(run_dir)
         log.info("searching the refined space (%d architectures) of principles from %s", principles.size(),
                  ", ".join(cfg.principles.sources) or cfg.principles.file)
+        members = count_members(ctx.space, ctx.space.size()) if hasattr(ctx.space, "allowed") else None  # per position
+        if members is not None and members < cfg.search.budget:
+            log.warning("the refined space holds %d members, fewer than the budget of %d: the search stops when it "
+                        "has evaluated them (--method lapt widens it as it goes)", members, cfg.search.budget)
     if cfg.rank.prescreen > 1 and method.name != "lmsearcher":  # ranked pre-screening of another method's children
         from ..methods.lmsearcher import Prescreened
         method = Prescreened(method, cfg.rank)
@@ -210,6 +210,7 @@ class Checkpointer:
         self.last_snapshot = time.monotonic()
         self.last_checkpoint = -math.inf  # the first generation that evaluates something is checkpointed at once
         self.fingerprint = space_fingerprint(p.space)
+        self.answers: dict = {}  # the search's answers journaled before a crash, not yet replayed
 
     def on_result(self, row: dict) -> None:
         self.rd.record_pending(row)
@@ -224,7 +225,10 @@ class Checkpointer:
         self.rows_done, self.records_done = len(state.archive), len(state.logbook)
         self.rd.write_checkpoint({"search": state.to_dict(), "rngs": self.p.rngs.state(),
                                   "space_fingerprint": self.fingerprint}, fsync=True)
-        self.rd.pending.clear()  # those evaluations are in evaluations.jsonl and the checkpoint now
+        if self.answers:  # a replay under way: its answers not yet taken stay journaled (a crash now loses none)
+            self.rd.pending.rewrite(list(self.answers.values()))
+        else:
+            self.rd.pending.clear()  # those evaluations are in evaluations.jsonl and the checkpoint now
         self.last_checkpoint = now
         if now - self.last_snapshot >= self.snapshot_interval:
             write_results(self.p, self.rd, state)
@@ -234,7 +238,7 @@ class Checkpointer:
 def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     """The files a person reads: HDF5 archive, summary, convergence plot."""
     state.archive.write(rd.archive)
-    rd.write_summary(make_summary(p.cfg, state))
+    rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space)))
     space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
     target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,
@@ -249,15 +253,17 @@ def new_state(cfg: RunConfig) -> SearchState:
 
 
 def _check_new(out: str | None, overwrite: bool) -> None:
-    """Fail before any work when ``out`` is taken (or is a run another process writes)."""
+    """Fail before any work when ``out`` is taken (or is a run another process writes, or a file)."""
     if not out:
         raise ConfigError("a run needs a run directory: pass --out DIR (or out= in Python)")
     p = Path(out)
-    if p.exists() and (not p.is_dir() or any(p.iterdir())):
+    refuse_file(p)
+    if p.exists() and any(p.iterdir()):
         if not overwrite:
-            raise RunDirError(f"run directory {p} already exists: continue it with --resume {p}, "
-                              "choose another --out, or pass --overwrite to replace it")
-        if p.is_dir() and (p / "config.yaml").exists():
+            hint = f"continue it with --resume {p}, " if (p / "config.yaml").is_file() else ""
+            raise RunDirError(f"run directory {p} already exists: {hint}choose another --out, or pass --overwrite "
+                              "to replace it")
+        if (p / "config.yaml").exists():
             RunDir(p).lock().unlock()  # a live run is never replaced
 
 
@@ -277,6 +283,7 @@ def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True, space=
             shutil.rmtree(rd.path, ignore_errors=True)
             raise
         rd.write_config(cfg.to_dict())
+        rd.write_started(cfg.to_dict(), space_fingerprint(p.space))
         with _session(p, rd):
             log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.name, cfg.space,
                      cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
@@ -285,37 +292,90 @@ def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True, space=
         rd.unlock()
 
 
-def resume(path: str | Path, progress: bool = True, space=None, evaluator=None,
-           method=None) -> tuple[RunDir, SearchState]:
-    """Continue the run in ``path`` from its last checkpoint (or from the start if it has none).
+def recorded_config(rd: RunDir, overrides: dict | None = None) -> dict:
+    """The run's ``config.yaml``, refused when it was edited since the run started (but for the keys in
+    :data:`~gptnas.config.RESUMABLE_CHANGES`), with ``overrides`` (dotted keys of
+    :data:`~gptnas.config.RESUME_OVERRIDES`) applied."""
+    recorded = rd.read_config()
+    started = (rd.read_started() or {}).get("config")
+    if started is not None:
+        changed = changed_keys(started, recorded)
+        if changed:
+            shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changed[:3]) + \
+                (f"; and {len(changed) - 3} more" if len(changed) > 3 else "")
+            raise RunDirError(f"{rd.config} was changed since the run started ({shown}): put it back, or start a new "
+                              f"run with --out (a larger budget is --resume {rd.path} --budget N)")
+    for key, value in (overrides or {}).items():
+        if value is None:
+            raise ConfigError(f"{key}=null cannot be given when resuming: give the value (e.g. --budget 200)")
+        if key not in RESUME_OVERRIDES:
+            raise ConfigError(f"{key} cannot change when resuming (the run's config.yaml fixes it): resume takes "
+                              f"{', '.join(RESUME_OVERRIDES)}; start a new run with --out for other settings")
+        set_dotted(recorded, key, value)
+    return recorded
 
-    ``space``, ``evaluator``, ``method``: the objects a run started from Python was given (required then)."""
+
+def resume(path: str | Path, progress: bool = True, space=None, evaluator=None,
+           method=None, overrides: dict | None = None) -> tuple[RunDir, SearchState]:
+    """Continue the run in ``path`` from its last checkpoint (or from the start if it has none, or if the checkpoint
+    is unreadable: the journals then answer every evaluation already made).
+
+    ``space``, ``evaluator``, ``method``: the objects a run started from Python was given (required then).
+    ``overrides``: ``{"search.budget": 200, "workers": 4}`` (see :data:`~gptnas.config.RESUME_OVERRIDES`); a larger
+    budget continues a finished run, which then takes up where it stopped."""
     rd = RunDir.open(path).lock()
     try:
-        cfg = from_recorded(rd.read_config())
+        cfg = from_recorded(recorded_config(rd, overrides))
         cfg.out = str(rd.path.resolve())  # a moved run directory is where it is now
-        ck = rd.read_checkpoint()
+        damaged = None
+        try:
+            ck = rd.read_checkpoint()
+        except DamagedCheckpoint as e:
+            ck, damaged = None, str(e)
+        rows, records, pending = rd.evaluations.read(), rd.generations.read(), rd.pending.read()
+        if ck is not None and (len(rows) < ck["search"]["num_rows"] or len(records) < ck["search"]["num_records"]):
+            ck, damaged = None, f"{rd.evaluations.path.name} holds {len(rows)} of the checkpoint's " \
+                f"{ck['search']['num_rows']} evaluations (the others are evaluated again)"
+        if overrides and "search.budget" in overrides:
+            done = len({r["arch"] for r in (rows[:ck["search"]["num_rows"]] if ck else rows) + pending})
+            budget = cfg.search.budget
+            if isinstance(budget, int) and not isinstance(budget, bool) and budget < done:
+                raise ConfigError(f"--budget {budget} is below the {done} evaluations this run has made: give at "
+                                  f"least {done}")
         p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=rd.path)
         state = new_state(cfg)
-        if ck is not None:
-            fp = ck.get("space_fingerprint")
+        for fp in ((ck or {}).get("space_fingerprint"), (rd.read_started() or {}).get("space_fingerprint")):
             if fp is not None and fp != space_fingerprint(p.space):
                 raise RunDirError(f"the space given differs from the one the run in {rd.path} searched "
                                   f"({cfg.space}): pass the same space")
-            rows, records = rd.evaluations.read(), rd.generations.read()
-            try:
-                state = SearchState.from_dict(ck["search"], rows, records, parse=p.space.parse,
-                                              budget=cfg.search.budget)
-            except ValueError:
-                raise RunDirError(f"{rd.evaluations.path} holds fewer evaluations than the checkpoint: the run "
-                                  "directory is damaged; start again with --overwrite") from None
+        if ck is not None:
+            state = SearchState.from_dict(ck["search"], rows, records, parse=p.space.parse, budget=cfg.search.budget)
             p.rngs.set_state(ck["rngs"])
-        answers = {r["arch"]: r for r in rd.pending.read() if r["arch"] not in state.cache}
+        else:
+            # From the start: the search is deterministic, so every journaled evaluation is asked again, in order,
+            # and answered from the journal (none is evaluated twice). They move into pending.jsonl first, so a
+            # crash while this run replays them loses none.
+            pending = rows + pending
+            if damaged and rd.checkpoint.exists():
+                rd.set_aside_checkpoint()
+        answers = {r["arch"]: r for r in pending if r["arch"] not in state.cache}
+        if ck is None and rows:
+            rd.pending.rewrite(list(answers.values()))
         # Lines written after the checkpoint belong to generations that will be re-run: drop them.
         rd.evaluations.rewrite(state.archive.rows)
         rd.generations.rewrite([dict(r) for r in state.logbook])
         rd.recorded = len(state.archive) + len(answers)
+        if overrides:
+            if state.status == "complete" and state.evaluations < cfg.search.budget:
+                state.status = "running"  # a larger budget: the finished run goes on
+            rd.write_config(cfg.to_dict())
+            rd.write_started(cfg.to_dict(), space_fingerprint(p.space))
         with _session(p, rd):
+            if damaged:  # in the run's log.txt too
+                log.warning("%s: rebuilding the run from its journals, %d evaluations answered from them (none "
+                            "of them evaluated again)", damaged, len(answers))
+            if overrides:
+                log.info("resuming with %s", ", ".join(f"{k}={v}" for k, v in overrides.items()))
             log.info("resuming %s at generation %d, %d/%d evaluations (%d answered from the journal)", rd.path,
                      state.generation, state.evaluations, cfg.search.budget, len(answers))
             return rd, _run(p, rd, state, progress, answers)
@@ -338,8 +398,10 @@ def _session(p: Prepared, rd: RunDir):
 def _run(p: Prepared, rd: RunDir, state: SearchState, progress: bool, answers: dict) -> SearchState:
     if state.status == "running":
         ck = Checkpointer(rd, p, state)
+        search = make_search(p, on_checkpoint=ck, progress=progress, on_result=ck.on_result, answers=answers)
+        ck.answers = search.answers  # what the replay has still to take: kept in pending.jsonl until it has
         try:
-            make_search(p, on_checkpoint=ck, progress=progress, on_result=ck.on_result, answers=answers).run(state)
+            search.run(state)
         except (KeyboardInterrupt, SearchFailed):
             write_results(p, rd, state)  # a readable picture of the work so far; the checkpoint is already safe
             raise

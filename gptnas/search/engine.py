@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ..core.rng import Rngs
 from ..core.types import Candidate
 from ..errors import GptnasError
-from ..evaluators.base import EvalResult
+from ..evaluators.base import EvalResult, as_result
 from ..storage.archive import make_row
 from .state import SearchState, finite_fitnesses, row_result
 
@@ -32,9 +32,10 @@ class SearchFailed(GptnasError):
 
 
 class TimedEvaluate:
-    """Picklable wrapper: ``genome -> (EvalResult, seconds)``; accepts evaluators that return a DEAP tuple or a
-    number. An exception raised for one architecture becomes its failed evaluation (the search goes on); a
-    :class:`~gptnas.errors.GptnasError` (bad data, bad settings) is the user's to fix and propagates."""
+    """Picklable wrapper: ``genome -> (EvalResult, seconds)``; accepts what :func:`~gptnas.evaluators.as_result`
+    reads (a number, a DEAP tuple, an EvalResult; a non-finite fitness is a failure). An exception raised for one
+    architecture becomes its failed evaluation (the search goes on); a :class:`~gptnas.errors.GptnasError` (bad
+    data, bad settings, several objectives) is the user's to fix and propagates."""
 
     def __init__(self, evaluate: Callable):
         self.evaluate = evaluate
@@ -42,14 +43,15 @@ class TimedEvaluate:
     def __call__(self, genome):
         t0 = time.perf_counter()
         try:
-            res = self.evaluate(genome)
-            if not isinstance(res, EvalResult):  # a plain DEAP evaluate returning (fitness,) or a number
-                res = EvalResult(float(res[0] if isinstance(res, (tuple, list)) else res))
+            res = as_result(self.evaluate(genome))
         except GptnasError:
             raise
         except Exception as e:  # noqa: BLE001 - one architecture's error is recorded, the search goes on
             res = EvalResult.failure(f"{type(e).__name__}: {e}")
         return res, time.perf_counter() - t0
+
+
+_NOKEY = object()  # the key of a child the space cannot key
 
 
 def _imap(map_fn, fn, items: list):
@@ -94,6 +96,7 @@ class Search:
         fn = getattr(toolbox.evaluate, "func", toolbox.evaluate)  # toolbox.register wraps in functools.partial
         mapper = getattr(toolbox.map, "func", toolbox.map)
         self._shield = mapper is not map or getattr(fn, "uses_global_rng", True)
+        self._warned: set = set()
 
     # ------------------------------------------------------------------------------------------------------------
     def run(self, state: SearchState | None = None) -> SearchState:
@@ -154,7 +157,8 @@ class Search:
         if self.max_generations is not None and state.generation >= self.max_generations:
             return "generations"
         if state.stall >= self.stall_limit:
-            log.warning("no new architecture in %d generations; stopping at %d of %d evaluations",
+            log.warning("no new architecture in %d generations; stopping at %d of %d evaluations (the method's "
+                        "moves find only what it has evaluated: the space may hold fewer members than the budget)",
                         state.stall, n, self.budget)
             return "stalled"
         return "running"
@@ -166,7 +170,7 @@ class Search:
 
         Returns ``(individuals that have a fitness, number of new evaluations)``.
         """
-        cache, key_of = state.cache, self.space.key
+        cache, key_of = state.cache, self._key
         if len(individuals) == 1:  # REA's one child, most often a repeat: answered from the cache
             res = cache.get(key_of(individuals[0]))
             if res is not None:
@@ -180,15 +184,20 @@ class Search:
                 f = ind.fitness
                 f.wvalues = (res.fitness * f.weights[0],)  # what `fitness.values = (x,)` sets, without its map
             return list(individuals), 0
+        if _NOKEY in keys:
+            self.drop(state, [ind for ind, k in zip(individuals, keys) if k is _NOKEY])
         new: dict[str, object] = {}
         remaining = self.budget - state.evaluations
         for ind, key in zip(individuals, keys):
-            if key not in cache and key not in new and len(new) < remaining:
+            if key not in cache and key not in new and key is not _NOKEY and len(new) < remaining:
                 new[key] = ind
         results: dict[str, tuple[EvalResult, float]] = {}
         todo = []
-        for key in new:
-            if key in self.answers:
+        is_valid = self.space.is_valid
+        for key, ind in new.items():
+            if not is_valid(ind):  # a member of no space: recorded as failed, never evaluated
+                results[key] = (self.not_member(ind), 0.0)
+            elif key in self.answers:
                 row = self.answers.pop(key)
                 results[key] = (row_result(row), row["eval_time_s"])
             else:
@@ -219,6 +228,34 @@ class Search:
                 ind.fitness.values = (res.fitness,)
                 out.append(ind)
         return out, len(new)
+
+    def _key(self, ind):
+        """The child's canonical key, or :data:`_NOKEY` when the space cannot key it (a genome of the wrong shape)."""
+        try:
+            return self.space.key(ind)
+        except Exception:  # noqa: BLE001 - whatever the space raises for a malformed genome
+            return _NOKEY
+
+    def not_member(self, ind) -> EvalResult:
+        """The failed result of a child that is not a member of the space (an operator's bug: built-in operators
+        make members only); warned once per operator."""
+        origin = getattr(ind, "origin", "") or "unknown"
+        if origin not in self._warned:
+            self._warned.add(origin)
+            log.warning("operator %r made a child that is not a member of space %r (is_valid is False): recorded as "
+                        "a failed evaluation, not evaluated; an operator must return members", origin,
+                        getattr(self.space, "name", "space"))
+        return EvalResult.failure(f"not a member of space {getattr(self.space, 'name', 'space')!r} (made by "
+                                  f"{origin}): the operator must return members (space.is_valid)")
+
+    def drop(self, state: SearchState, individuals: list) -> None:
+        """Children the space cannot even key (wrong length, not integers): dropped, counted per operator."""
+        for ind in individuals:
+            origin = getattr(ind, "origin", "") or "unknown"
+            state.dropped[origin] = state.dropped.get(origin, 0) + 1
+            if state.dropped[origin] == 1:
+                log.warning("operator %r made a child space %r cannot read (%r): dropped, not evaluated", origin,
+                            getattr(self.space, "name", "space"), list(ind)[:20])
 
     def record(self, state: SearchState, n_new: int) -> None:
         fits = finite_fitnesses(state.population or [])

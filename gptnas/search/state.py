@@ -35,6 +35,7 @@ class SearchState:
     learner_states: dict = field(default_factory=dict)  # learner name -> its state_dict, at the last checkpoint
     best_index: int | None = None            # archive row with the highest fitness (first on ties)
     num_failed: int = 0
+    dropped: dict = field(default_factory=dict)  # operator -> children the space could not key (never evaluated)
     history: History = field(default_factory=lambda: History(str.split))
 
     @property
@@ -52,8 +53,9 @@ class SearchState:
 
     def _consider(self, i: int) -> None:
         r = self.archive.rows[i]
-        self.num_failed += bool(r["failed"])
-        if not r["failed"] and (self.best_index is None or r["fitness"] > self.archive.rows[self.best_index]["fitness"]):
+        self.num_failed += bool(r["failed"]) or not math.isfinite(r["fitness"])
+        if not r["failed"] and math.isfinite(r["fitness"]) and \
+                (self.best_index is None or r["fitness"] > self.archive.rows[self.best_index]["fitness"]):
             self.best_index = i
 
     def best_row(self) -> dict | None:
@@ -71,7 +73,7 @@ class SearchState:
             "hof": {"maxsize": self.hof.maxsize, "items": pack(self.hof.items)},
             "logbook_header": self.logbook.header,
             "stall": self.stall, "elapsed_s": self.elapsed_s, "status": self.status,
-            "learner_states": self.learner_states,
+            "learner_states": self.learner_states, "dropped": dict(self.dropped),
         }
 
     @classmethod
@@ -86,7 +88,7 @@ class SearchState:
         if learners is None:  # checkpoints before learners had names: the GPT's state was the method's
             learners = {"gpt": d["method_state"]} if d.get("method_state") else {}
         st = cls(generation=d["generation"], stall=d["stall"], elapsed_s=d["elapsed_s"], status=d["status"],
-                 learner_states=learners, history=History(parse, budget))
+                 learner_states=learners, history=History(parse, budget), dropped=dict(d.get("dropped", {})))
         st.population = None if d["population"] is None else unpack(d["population"])
         st.archive = Archive(rows[:d["num_rows"]], d["archive_attrs"])
         for i, r in enumerate(st.archive.rows):
@@ -108,6 +110,8 @@ def row_result(row: dict) -> EvalResult:
     extras = json.loads(row["extras"])
     if not math.isnan(row["test"]):
         extras["test"] = row["test"]
+    if not row["failed"] and not math.isfinite(row["fitness"]):  # a row of a run from before NaN was a failure
+        return EvalResult.failure(f"fitness {row['fitness']!r} is not a finite number", **extras)
     return EvalResult(row["fitness"], extras, row["failed"] or None)
 
 

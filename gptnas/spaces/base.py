@@ -62,10 +62,11 @@ class SearchSpace(ABC):
         return arch
 
     def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
-        """A classic mutation: by default, resample until the result differs and is valid."""
+        """A classic mutation: by default, resample until the result differs and is valid (the parent unchanged
+        after 100 draws: a repeat, which costs no evaluation)."""
         for _ in range(100):
             child = self.sample(rng)
-            if list(child) != list(arch):
+            if list(child) != list(arch) and self.is_valid(child):
                 return child
         return list(arch)
 
@@ -115,6 +116,35 @@ class GrammarSpace(SearchSpace):
 
     def describe(self) -> dict:
         return {"name": self.name, "vocabulary": list(self.vocabulary)}
+
+
+def fingerprint(space) -> str:
+    """Short sha256 of ``space.describe()``: a run records it, so a resume or a transfer from the run can tell
+    whether it is handed the space the run searched (a sub-space has its parent's)."""
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(space.describe(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def grammar_is_exact(space) -> bool:
+    """Whether every token sequence ``space``'s grammar accepts is a member: its ``is_valid`` adds no rule the
+    grammar does not enforce (the space says so with ``grammar_exact``). Otherwise what a generative model decodes
+    under the grammar is checked with ``is_valid`` before it is proposed."""
+    return bool(getattr(space, "grammar_exact", False))
+
+
+def count_members(space, size: int | None, limit: int = 100_000) -> int | None:
+    """How many of a fixed-length space's ``size`` genomes (its ``size()``, before any rule) are members: ``size``
+    where ``is_valid`` adds no rule of its own, else counted by enumerating them when ``size <= limit``; None when it
+    cannot say."""
+    options = getattr(space, "options", None)
+    if size is None or grammar_is_exact(space):
+        return size
+    if options is None or size > limit:
+        return None
+    import itertools
+    allowed = getattr(space, "allowed", None) or [range(len(o)) for o in options]  # a sub-space: its own options
+    return sum(bool(space.is_valid(list(g))) for g in itertools.product(*allowed))
 
 
 def has_grammar(space) -> bool:

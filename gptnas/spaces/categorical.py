@@ -22,10 +22,58 @@ from __future__ import annotations
 import random
 from typing import Sequence, Union
 
-from ..errors import InvalidArchitecture
+from ..errors import ConfigTypeError, InvalidArchitecture, SpaceError
 from .base import END, GrammarSpace
 
 Option = Union[int, str]
+#: Random draws :meth:`CategoricalSequenceSpace.sample` makes in a space with a validity constraint before it gives
+#: up (one line: members are rarer than one in this many; the space should draw them itself).
+MAX_DRAWS = 10_000
+
+
+def _names(what: str, values) -> list[str]:
+    """``values`` as a list of names, or a one-line error: a string, a number or a mapping is not a list of names."""
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        raise ConfigTypeError(f"{what} must be a list of names, got {type(values).__name__} {values!r:.60}")
+    return [str(v) for v in values]
+
+
+def valid_neighbour(arch: Sequence[int], allowed: Sequence[Sequence[int]], is_valid, rng: random.Random,
+                    tries: int = 100, steps: int = 3):
+    """A member near ``arch``, for spaces whose rules make single changes non-members: up to ``tries`` short
+    random walks, each changing one position at a time (up to ``steps`` changes) until it reaches a member other
+    than ``arch``, then every member one change away; None when neither finds one. A walk's first change is the
+    single change an unconstrained space's mutation draws, and it stops there when that is a member; where it is
+    not, the walk goes on from it, so children two or three changes away come too — the more often the more
+    single changes the rules reject — which is what connects members that no single change joins (moving a pool in
+    a chain that must keep two pools takes two). ``allowed[i]``: the options of position ``i``."""
+    free = [i for i, a in enumerate(allowed) if len(a) > 1]
+    if not free:
+        return None
+    arch = list(arch)
+    for _ in range(tries):
+        cand = list(arch)
+        for _ in range(steps):
+            i = rng.choice(free)
+            cand[i] = rng.choice([j for j in allowed[i] if j != cand[i]] or list(allowed[i]))
+            if cand != arch and is_valid(cand):
+                return cand
+    every = [arch[:i] + [j] + arch[i + 1:] for i in free for j in allowed[i] if j != arch[i]]
+    every = [c for c in every if is_valid(c)]
+    return rng.choice(every) if every else None
+
+
+def member_near(arch: list, allowed, is_valid, sample, rng: random.Random) -> list[int]:
+    """The mutation of a space with rules: :func:`valid_neighbour`, else a fresh member from ``sample`` (10 draws),
+    else ``arch`` itself (a repeat, which costs no evaluation)."""
+    near = valid_neighbour(arch, allowed, is_valid, rng)
+    if near is not None:
+        return near
+    for _ in range(10):
+        g = sample(rng)
+        if g != arch:
+            return g
+    return arch
 
 
 class CategoricalSequenceSpace(GrammarSpace):
@@ -40,16 +88,29 @@ class CategoricalSequenceSpace(GrammarSpace):
     grammar_version = 0  #: a full space never changes its grammar
 
     def __init__(self, options: Sequence[Sequence[str]], names: Sequence[str] | None = None, name: str = "sequence"):
-        if not options or any(len(o) == 0 for o in options):
-            raise ValueError("every position needs at least one option")
-        self.options = [list(map(str, o)) for o in options]
-        self.names = list(names) if names is not None else [f"p{i}" for i in range(len(options))]
+        if isinstance(options, (str, bytes, dict)) or not hasattr(options, "__iter__"):
+            raise ConfigTypeError(f"options must be one list of option names per position, got "
+                                  f"{type(options).__name__} {options!r:.60}")
+        self.options = [_names(f"the options of position {i}", o) for i, o in enumerate(options)]
+        if not self.options or any(len(o) == 0 for o in self.options):
+            raise SpaceError("every position needs at least one option (options: one list of names per position)")
+        self.names = _names("names", names) if names is not None else [f"p{i}" for i in range(len(self.options))]
         if len(self.names) != len(self.options):
-            raise ValueError("one name per position")
-        bad = [o for opts in self.options for o in opts if " " in o or "=" in o] + \
-              [n for n in self.names if " " in n or "=" in n]
+            raise SpaceError(f"one name per position: {len(self.names)} names for {len(self.options)} positions")
+        bad = [o for opts in self.options for o in opts if " " in o or "=" in o or not o] + \
+              [n for n in self.names if " " in n or "=" in n or not n]
         if bad:
-            raise ValueError(f"option and position names may not contain spaces or '=': {bad[0]!r}")
+            raise SpaceError(f"option and position names must be non-empty, without spaces or '=': {bad[0]!r}")
+        for i, opts in enumerate(self.options):
+            twice = sorted({o for o in opts if opts.count(o) > 1})
+            if twice:  # two options of one name would be one token: the GPT's vocabulary and the archive merge them
+                raise SpaceError(f"position {self.names[i]} has option {twice[0]!r} more than once: option names must "
+                                 "be distinct within a position")
+        twice = sorted({n for n in self.names if self.names.count(n) > 1})
+        if twice:
+            raise SpaceError(f"position name {twice[0]!r} is used more than once: position names must be distinct")
+        if not isinstance(name, str) or not name:
+            raise ConfigTypeError(f"name must be a non-empty string, got {name!r}")
         self.name = name
         self._tokens = [[f"{n}={o}" for o in opts] for n, opts in zip(self.names, self.options)]
         self._lookup = [{t: j for j, t in enumerate(ts)} for ts in self._tokens]
@@ -72,15 +133,29 @@ class CategoricalSequenceSpace(GrammarSpace):
         return n
 
     def sample(self, rng: random.Random) -> list[int]:
-        return [rng.randrange(len(o)) for o in self.options]
+        """A uniformly random member: one option per position; in a subclass with its own ``is_valid``, redrawn
+        until a member comes up (at most :data:`MAX_DRAWS` times, then :class:`~gptnas.errors.SpaceError`)."""
+        g = [rng.randrange(len(o)) for o in self.options]
+        if self.positions_independent:
+            return g
+        for _ in range(MAX_DRAWS - 1):
+            if self.is_valid(g):
+                return g
+            g = [rng.randrange(len(o)) for o in self.options]
+        if self.is_valid(g):
+            return g
+        raise SpaceError(f"space {self.name!r}: no member in {MAX_DRAWS:,} random draws (is_valid accepts fewer than "
+                         "one in that many): override sample(rng) to draw members directly")
 
     def is_valid(self, arch: Sequence[int]) -> bool:
         return len(arch) == self.length and all(
             isinstance(v, int) and 0 <= v < len(o) for v, o in zip(arch, self.options))
 
     def to_tokens(self, arch: Sequence[int]) -> list[str]:
-        if not self.is_valid(arch):
-            raise InvalidArchitecture(f"not a member of space {self.name!r}: {list(arch)!r}")
+        # One option per position is all tokens need: keys and tokens exist for non-members of a subclass's
+        # stricter is_valid too, so a user's operator's invalid child can be recorded (as a failure) and read back.
+        if not CategoricalSequenceSpace.is_valid(self, arch):
+            raise InvalidArchitecture(f"not a genome of space {self.name!r}: {list(arch)!r}")
         return [self._tokens[i][v] for i, v in enumerate(arch)]
 
     def from_tokens(self, tokens: Sequence[str]) -> list[int]:
@@ -105,15 +180,25 @@ class CategoricalSequenceSpace(GrammarSpace):
             cls.next_tokens is CategoricalSequenceSpace.next_tokens
 
     @property
+    def grammar_exact(self) -> bool:
+        """Whether the grammar alone makes members (see :func:`~gptnas.spaces.base.grammar_is_exact`): true unless a
+        subclass adds a rule in ``is_valid`` (a subclass whose ``next_tokens`` enforces its rule may say so)."""
+        return type(self).is_valid is CategoricalSequenceSpace.is_valid
+
+    @property
     def vocabulary(self) -> list[str]:
         return [t for ts in self._tokens for t in ts]
 
     def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
-        """Change one position to a different option (positions with one option are never picked)."""
+        """Change one position to a different option (positions with one option are never picked); in a subclass
+        with its own ``is_valid``, to a member (:func:`valid_neighbour`), else a fresh member is drawn, else the
+        parent is returned unchanged (a repeat, which costs no evaluation)."""
         child = list(arch)
         free = [i for i, o in enumerate(self.options) if len(o) > 1]
         if not free:
             return child
+        if not self.positions_independent:
+            return member_near(child, [range(len(o)) for o in self.options], self.is_valid, self.sample, rng)
         i = rng.choice(free)
         child[i] = rng.choice([j for j in range(len(self.options[i])) if j != child[i]])
         return child
@@ -202,13 +287,13 @@ class Subspace(GrammarSpace):
                 full[i] = opts
             allowed = full
         if len(allowed) != p.length:
-            raise ValueError(f"a sub-space of {p.name!r} needs allowed options for all {p.length} positions, "
+            raise SpaceError(f"a sub-space of {p.name!r} needs allowed options for all {p.length} positions, "
                              f"got {len(allowed)}")
         out = []
         for i, opts in enumerate(allowed):
             idx = sorted({p.option_index(i, o) for o in opts})
             if not idx:
-                raise ValueError(f"position {p.names[i]} of the sub-space would have no option left")
+                raise SpaceError(f"position {p.names[i]} of the sub-space would have no option left")
             out.append(idx)
         return out
 
@@ -250,23 +335,26 @@ class Subspace(GrammarSpace):
 
     # The space ----------------------------------------------------------------------------------------------------
     def sample(self, rng: random.Random) -> list[int]:
-        for _ in range(1000):
+        for _ in range(MAX_DRAWS):
             g = [a[rng.randrange(len(a))] for a in self.allowed]
             if self.parent.is_valid(g):
                 return g
-        raise InvalidArchitecture(f"no valid architecture of {self.parent.name!r} found in the sub-space "
-                                  f"{self.allowed_names()} after 1000 draws")
+        raise SpaceError(f"no member of {self.parent.name!r} found in the sub-space {self.allowed_names()} in "
+                         f"{MAX_DRAWS:,} draws: allow more options (widen it)")
 
     def is_valid(self, arch: Sequence[int]) -> bool:
         return self.parent.is_valid(arch) and self.contains(arch)
 
     def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
-        """Change one position to another allowed option; unchanged when every position has a single option."""
+        """Change one position to another allowed option, keeping a member of the parent; a fresh member when no
+        single change gives one; unchanged when every position has a single option."""
         child = list(arch)
         free = [i for i, a in enumerate(self.allowed) if len(a) > 1]
-        for _ in range(100):
-            if not free:
-                return child
+        if not free:
+            return child
+        if not getattr(self.parent, "grammar_exact", False):  # a user's rules: walk to a member
+            return member_near(child, self.allowed, self.parent.is_valid, self.sample, rng)
+        for _ in range(100):  # the benchmark spaces' move, draw for draw as it always was
             i = rng.choice(free)
             cand = list(arch)
             cand[i] = rng.choice([j for j in self.allowed[i] if j != arch[i]] or self.allowed[i])
@@ -281,6 +369,10 @@ class Subspace(GrammarSpace):
     @property
     def positions_independent(self) -> bool:
         return bool(getattr(self.parent, "positions_independent", False))
+
+    @property
+    def grammar_exact(self) -> bool:
+        return bool(getattr(self.parent, "grammar_exact", False))  # next_tokens enforces the allowed options
 
     def next_tokens(self, prefix: Sequence[str]) -> list[str]:
         toks = self.parent.next_tokens(prefix)

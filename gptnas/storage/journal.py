@@ -71,5 +71,7 @@ class Journal:
         return out
 
     def rewrite(self, records: list[dict]) -> None:
-        """Replace the journal by ``records`` atomically (used to drop lines past the last checkpoint)."""
+        """Replace the journal by ``records`` atomically (used to drop lines past the last checkpoint). A handle
+        :meth:`write` kept open is closed first: it would write on into the replaced file."""
+        self.close()
         atomic_write_text(self.path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))

@@ -4,7 +4,9 @@
 
     runs/demo/
       config.yaml       the resolved configuration (what ``--resume`` re-reads)
-      checkpoint.pkl    search state after the last checkpointed generation (atomic)
+      .config.json      the same, as the run started (a resume refuses a config.yaml edited since)
+      checkpoint.pkl    search state after the last checkpointed generation (atomic); one a resume cannot read is
+                        moved to checkpoint.damaged.pkl and the run rebuilt from the journals
       evaluations.jsonl every evaluation up to that checkpoint, in order (append-only; the checkpoint says how many)
       pending.jsonl     every evaluation since, written the moment its result arrives: a resume answers the re-run
                         generations from it, so a crash loses at most the evaluations in flight
@@ -43,12 +45,23 @@ except ImportError:  # not POSIX: no lock (a warning says so when a run starts)
     fcntl = None
 
 
+class DamagedCheckpoint(RunDirError):
+    """``checkpoint.pkl`` cannot be read; a resume rebuilds the run from its journals instead."""
+
+
+def refuse_file(p: Path) -> None:
+    """A run directory is a folder: a file of that name is never replaced or written into."""
+    if p.exists() and not p.is_dir():
+        raise RunDirError(f"--out {p} is a file, not a run directory: choose another --out (the file is left as it is)")
+
+
 class RunDir:
     """Paths and atomic I/O for one run directory."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.config = self.path / "config.yaml"
+        self.started = self.path / ".config.json"
         self.checkpoint = self.path / "checkpoint.pkl"
         self.archive = self.path / "archive.h5"
         self.summary = self.path / "summary.json"
@@ -101,20 +114,24 @@ class RunDir:
     # Creation and validation ----------------------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, overwrite: bool = False) -> "RunDir":
-        """A fresh run directory; an existing non-empty one is replaced only with ``overwrite=True``."""
+        """A fresh run directory; an existing non-empty one is replaced only with ``overwrite=True``, and only when
+        it is a run directory (never a file or a folder of something else)."""
         p = Path(path)
-        if p.exists() and (not p.is_dir() or any(p.iterdir())):
+        refuse_file(p)
+        if p.exists() and any(p.iterdir()):
             if not overwrite:
                 raise RunDirError(f"run directory {p} already exists: continue it with --resume {p}, "
                                   "choose another --out, or pass --overwrite to replace it")
             if not (p / "config.yaml").exists() and p.is_dir():
                 # --overwrite replaces runs, never arbitrary folders a typo might point at.
                 raise RunDirError(f"{p} exists and is not a gptnas run directory; refusing to overwrite it")
-            old = cls(p).lock() if p.is_dir() else None  # never delete a run another process is writing
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-            if old is not None:
-                old.unlock()
-        p.mkdir(parents=True, exist_ok=True)
+            old = cls(p).lock()  # never delete a run another process is writing
+            shutil.rmtree(p)
+            old.unlock()
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"cannot create run directory {p}: {e.strerror}: choose another --out") from None
         return cls(p)
 
     @classmethod
@@ -131,6 +148,20 @@ class RunDir:
     # Files ----------------------------------------------------------------------------------------------------
     def write_config(self, cfg: dict) -> None:
         atomic_write_text(self.config, yaml.safe_dump(cfg, sort_keys=False))
+
+    def write_started(self, cfg: dict, space_fingerprint: str | None = None) -> None:
+        """Record the config as the run starts (and the space's fingerprint: a resume must be handed that space,
+        with or without a checkpoint)."""
+        data = {"config": cfg, "space_fingerprint": space_fingerprint}
+        atomic_write_text(self.started, json.dumps(data, indent=1, default=str) + "\n")
+
+    def read_started(self) -> dict | None:
+        """``{"config": ..., "space_fingerprint": ...}`` as the run started (None for a run directory written
+        before it was recorded)."""
+        try:
+            return json.loads(self.started.read_text())
+        except (OSError, ValueError):
+            return None
 
     def read_config(self) -> dict:
         try:
@@ -150,6 +181,15 @@ class RunDir:
         except (OSError, ValueError) as e:
             raise RunDirError(f"cannot read {self.summary}: {e}") from None
 
+    def set_aside_checkpoint(self) -> Path:
+        """Move an unusable checkpoint out of the way (kept, for a person to look at); returns where it went."""
+        dest, n = self.checkpoint.with_name("checkpoint.damaged.pkl"), 1
+        while dest.exists():  # an earlier one is kept too
+            n += 1
+            dest = self.checkpoint.with_name(f"checkpoint.damaged-{n}.pkl")
+        os.replace(self.checkpoint, dest)
+        return dest
+
     def write_checkpoint(self, state: dict, fsync: bool = True) -> None:
         payload = {"version": CHECKPOINT_VERSION, "state": state}
         atomic_write_bytes(self.checkpoint, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), fsync)
@@ -161,11 +201,9 @@ class RunDir:
         try:
             payload = pickle.loads(self.checkpoint.read_bytes())
         except Exception as e:  # any unpickling failure means the file is unusable
-            raise RunDirError(f"checkpoint {self.checkpoint} is unreadable ({type(e).__name__}); "
-                              "start the run again with --overwrite") from None
+            raise DamagedCheckpoint(f"checkpoint {self.checkpoint} is unreadable ({type(e).__name__})") from None
         if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
-            raise RunDirError(f"checkpoint {self.checkpoint} has an unknown format; "
-                              "start the run again with --overwrite")
+            raise DamagedCheckpoint(f"checkpoint {self.checkpoint} has an unknown format")
         return payload["state"]
 
     def attach_log(self) -> logging.Handler:

@@ -32,6 +32,7 @@ from ...lm.decoding import torch_generator
 from ...lm.model import GPTConfig, build_model
 from ...lm.persist import load_hf_model, save_model, tensors
 from ...lm.vocab import Vocab
+from ...spaces.base import grammar_is_exact
 from ...spaces.macro import BLOCK_TYPES, MacroSpace
 from .options import LayerGPTSettings
 from .block_classifier import BlockClassifier, fit_classifier, left_pad, sample_index
@@ -186,6 +187,8 @@ class LayerGPTProposer:
             exclude = [genomes[i][p] if exclude_original else None for i, p in zip(idx, pos)]
             for i, p, b in zip(idx, pos, self.fill([out[i] for i in idx], pos, rng, temperature, top_k, exclude)):
                 out[i][p] = b
+        if not grammar_is_exact(self.space):  # a chain space with rules of its own: a non-member keeps its parent
+            out = [o if self.space.is_valid(o) else list(g) for o, g in zip(out, genomes)]
         return out
 
     def reconstruct(self, genome: Sequence[int], positions: Sequence[int], rng: random.Random,
@@ -196,8 +199,9 @@ class LayerGPTProposer:
         """``n`` chains generated block by block (length drawn uniformly from the space's range)."""
         sp = self.space
         seeds = [[0] * rng.randint(sp.min_blocks, sp.max_blocks) for _ in range(n)]
-        return self.reconstruct_many(seeds, [range(len(s)) for s in seeds], rng, temperature, top_k,
-                                     exclude_original=False)
+        out = self.reconstruct_many(seeds, [range(len(s)) for s in seeds], rng, temperature, top_k,
+                                    exclude_original=False)
+        return [g if sp.is_valid(g) else sp.sample(rng) for g in out]
 
     # Persistence -------------------------------------------------------------------------------------------------
     def _meta(self) -> dict:

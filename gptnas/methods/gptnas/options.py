@@ -166,6 +166,9 @@ class GPTSettings:
 
     def validate(self) -> None:
         w = "gptnas"
+        if self.transfer_from is not None and (not isinstance(self.transfer_from, str) or not self.transfer_from.strip()):
+            raise ConfigError(f"--transfer-from (gpt.transfer_from) is empty: name another dataset of the table "
+                              f"(cifar100) or the run directory of a search on another task, got {self.transfer_from!r}")
         for opt in ("rate", "rate_end"):
             check_probability(w, f"gpt.{opt}", getattr(self, opt))
         check_choice(w, "gpt.preset", self.preset, ("auto",) + tuple(PRESETS))

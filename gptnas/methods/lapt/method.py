@@ -22,6 +22,7 @@ from typing import Optional
 
 from ...errors import ConfigError
 from ...operators.principled import init_principled, mut_principled
+from ...spaces.base import grammar_is_exact
 from ..base import Learner, Method, SearchContext, check_int
 from ..rea import REA
 from .decisions import is_chain, set_allowed
@@ -29,10 +30,16 @@ from .options import PrinciplesSettings, paper_setting
 from .stats import adapt_statistically
 
 log = logging.getLogger(__name__)
+#: Generations without a new architecture after which the refined space of a space with rules of its own counts as
+#: exhausted and is widened at once, whatever the schedule says (the rules can leave it fewer members than the
+#: budget, and the paper's schedule, counted in evaluations, would then never come). On the benchmark spaces the
+#: paper's schedule alone, as published.
+EXHAUSTED_AFTER = 20
 
 
 class PrinciplesLearner(Learner):
-    """The principles during a search: adapted on schedule, written to the run directory, checkpointed."""
+    """The principles during a search: adapted on schedule (and widened as soon as the refined space is exhausted),
+    written to the run directory, checkpointed."""
 
     name = "principles"
 
@@ -45,6 +52,8 @@ class PrinciplesLearner(Learner):
         self.every = settings.adapt_every or paper_setting(space, "adapt_every")
         self.top = settings.adapt_top or paper_setting(space, "adapt_top")
         self.next_at, self.best_before = self.first, -math.inf
+        self.seen, self.idle = 0, 0  # evaluations at the last generation; generations since one was new
+        self.widen_exhausted = not grammar_is_exact(space)
         self.write()
 
     def write(self) -> None:
@@ -52,18 +61,29 @@ class PrinciplesLearner(Learner):
             self.principles.save(self.ctx.run_dir)
 
     def end_generation(self, population, history) -> None:
-        if not self.settings.adapt or not history.running or len(history) < self.next_at:
+        if not self.settings.adapt or not history.running:
+            return
+        self.idle = 0 if len(history) > self.seen else self.idle + 1
+        self.seen = len(history)
+        exhausted = self.widen_exhausted and self.idle >= EXHAUSTED_AFTER
+        if len(history) < self.next_at and not exhausted:
             return
         while self.next_at <= len(history):
             self.next_at += self.every
         best = history.best()
         best = best.fitness if best is not None else -math.inf
-        improved = best > self.best_before
+        improved = best > self.best_before and not exhausted
+        if exhausted:
+            log.info("no new architecture in %d generations: the refined space is exhausted, widening it", self.idle)
         if hasattr(self.extractor, "adapt"):
             record = self.extractor.adapt(self.principles, self.space, history, improved, self.top, self.best_before)
         else:
             record = adapt_statistically(self.principles, self.space, self.source_scores, history, improved,
                                          self.top, self.settings.target_weight, self.best_before)
+        if exhausted:
+            record["reason"] = f"the refined space is exhausted ({self.idle} generations without a new " \
+                               f"architecture); {record['reason']}"
+            self.idle = 0
         self.best_before = max(self.best_before, best)
         set_allowed(self.refined, self.principles.allowed(self.space))
         self.scores = self.principles.scores(self.space)
@@ -72,7 +92,8 @@ class PrinciplesLearner(Learner):
         self.write()
 
     def state_dict(self) -> dict:
-        d = {"principles": self.principles.to_dict(), "next_at": self.next_at, "best_before": self.best_before}
+        d = {"principles": self.principles.to_dict(), "next_at": self.next_at, "best_before": self.best_before,
+             "seen": self.seen, "idle": self.idle}
         if hasattr(self.extractor, "state_dict"):
             d["extractor"] = self.extractor.state_dict()
         return d
@@ -81,6 +102,7 @@ class PrinciplesLearner(Learner):
         from .principles import Principles
         self.principles = Principles.from_dict(state["principles"])
         self.next_at, self.best_before = state["next_at"], state["best_before"]
+        self.seen, self.idle = state.get("seen", 0), state.get("idle", 0)
         if "extractor" in state and hasattr(self.extractor, "load_state_dict"):
             self.extractor.load_state_dict(state["extractor"])
         set_allowed(self.refined, self.principles.allowed(self.space))

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional, Union
 
 from ...errors import ConfigError
-from ..base import check_choice, check_int
+from ..base import check_choice, check_int, check_sources
 
 EXTRACTORS = ("stats", "gpt", "llm", "frequency")
 #: The paper's settings per space: population, tournament, options per position, first adaptation, then every,
@@ -81,6 +81,10 @@ class PrinciplesSettings:
 
     def validate(self) -> None:
         w = "principles"
+        check_sources(self.source, "--principles-from (principles.source)", "other datasets or tasks of the table "
+                      "(cifar100) or run directories of another task")
+        if self.file is not None and (not isinstance(self.file, str) or not self.file.strip()):
+            raise ConfigError(f"--principles-file (principles.file) must name a file, got {self.file!r}")
         check_choice(w, "extractor", self.extractor, EXTRACTORS)
         if self.fallback is not None:
             check_choice(w, "fallback", self.fallback, ("stats", "frequency"))

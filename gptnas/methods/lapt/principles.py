@@ -114,10 +114,15 @@ class Principles:
             raise ConfigError(f"cannot read principles file {path}: {e}") from None
         if isinstance(d, dict) and isinstance(d.get("positions"), dict):  # hand-written
             return hand_written(space, d["positions"], d.get("statements", []), source=str(path))
+        if not isinstance(d, dict) or not isinstance(d.get("positions"), list):
+            raise ConfigError(f"{path} is not a principles file (it needs 'positions': a mapping of position to "
+                              "options, or the list a saved principles.json holds); see gptnas.methods.lapt.principles")
         try:
             p = cls.from_dict(d)
-        except (KeyError, TypeError) as e:
-            raise ConfigError(f"{path} is not a principles file (missing {e}); see gptnas.methods.lapt.principles")
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ConfigError(f"{path} is not a principles file ({type(e).__name__}: {e}); see "
+                              "gptnas.methods.lapt.principles") from None
+        check_evidence(p, str(path))
         check_against(p, space, str(path))
         return p
 
@@ -166,6 +171,23 @@ def hand_written(space, positions: dict, statements=(), source: str = "hand") ->
         raise ConfigError(f"principles name position {unknown[0]!r}, which {space.name} does not have "
                           f"(it has {', '.join(pos_names)})")
     return Principles(space.name, out, list(statements), "hand", [source])
+
+
+_NUMBERS = {"n_top": int, "n_all": int, "enrichment": float, "effect": float, "score": float}
+
+
+def check_evidence(p: Principles, where: str) -> None:
+    """Refuse evidence whose counts or scores are not numbers (a hand-edited ``"score": "high"``)."""
+    for pos in p.positions:
+        if not isinstance(pos.allowed, list) or not all(isinstance(o, (str, int)) for o in pos.allowed):
+            raise ConfigError(f"{where}: position {pos.name}: 'allowed' must be a list of option names")
+        for e in pos.evidence:
+            for k, kind in _NUMBERS.items():
+                v = getattr(e, k)
+                ok = isinstance(v, int) if kind is int else isinstance(v, (int, float))
+                if isinstance(v, bool) or not ok or (kind is float and not math.isfinite(v)):
+                    raise ConfigError(f"{where}: position {pos.name}, option {e.option}: evidence {k} must be "
+                                      f"{'a whole number' if kind is int else 'a finite number'}, got {v!r}")
 
 
 def check_against(p: Principles, space, where: str) -> None:

@@ -62,8 +62,10 @@ def candidate_pool(space, history, size: int, rng: random.Random, source: str, l
     out, keys = [], set()
 
     def add(g) -> None:
+        if not space.is_valid(g):  # a neighbour may break a rule of the user's space
+            return
         k = space.key(g)
-        if k not in seen and k not in keys and space.is_valid(g):
+        if k not in seen and k not in keys:
             keys.add(k)
             out.append(list(g))
 

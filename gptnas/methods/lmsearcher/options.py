@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional, Union
 
 from ...errors import ConfigError
-from ..base import check_choice, check_int, check_probability
+from ..base import check_choice, check_int, check_probability, check_sources
 
 
 @dataclass
@@ -60,6 +60,8 @@ class RankSettings:
 
     def validate(self) -> None:
         w = "rank"
+        check_sources(self.source, "--rank-from (rank.source)", "tables' datasets or tasks (nb201:cifar10, "
+                      "tnb101:jigsaw) or run directories, or leave it out to train on every table but the target's")
         check_choice(w, "ranker", self.ranker, ("builtin", "llm", "random"))
         check_choice(w, "pool_source", self.pool_source, ("mixed", "random", "gpt"))
         check_choice(w, "fallback", self.fallback, ("builtin", "random"))

@@ -76,6 +76,11 @@ def builtin_ranker(settings, ctx, progress: bool = True):
                                     local_share=settings.local_share, uniform=settings.uniform,
                                     shuffle_scores=settings.shuffle_scores, relabel=settings.relabel,
                                     source=label)
+        if not samples:
+            n = sum(len(src[2]) for src in sources)
+            raise ConfigError(f"the built-in ranker found no training sample in {', '.join(src[0] for src in sources)} "
+                              f"({n} scored architectures; its sub-spaces need {settings.pool + 5} or more each): "
+                              "give --rank-from a larger run (a few hundred evaluations) or a benchmark table")
         r = BuiltinRanker(cfg, seed=settings.seed)
         r.fit(samples, train, progress=progress)
         return r

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ...spaces.base import grammar_is_exact
 from .prompt import format_prompt
 
 
@@ -90,8 +91,10 @@ def relabelled(hist: Sequence[str], pool: Sequence[str], genomes: dict, space, r
     """The same sample with each decision's options renamed by one random permutation (history and pool alike):
     no prior over digits survives it, so only what the history says about the pool predicts the best."""
     perms = [rng.sample(range(n), n) for n in space.sizes]
-    new = lambda c: space.ncode([p[v] for p, v in zip(perms, genomes[c])])
-    return [new(c) for c in hist], [new(c) for c in pool]
+    renamed = {c: [p[v] for p, v in zip(perms, genomes[c])] for c in (*hist, *pool)}
+    if not grammar_is_exact(space) and not all(space.is_valid(g) for g in renamed.values()):
+        return list(hist), list(pool)  # renaming would leave the space's members: this sample keeps its names
+    return [space.ncode(renamed[c]) for c in hist], [space.ncode(renamed[c]) for c in pool]
 
 
 def samples_from(scored: Sequence[tuple[list, float]], space, rng: random.Random, n_subspaces: int = 300,

@@ -19,7 +19,7 @@ import functools
 import random
 from typing import Sequence
 
-from ...errors import InvalidArchitecture
+from ...errors import InvalidArchitecture, SpaceError
 from .block_types import BLOCK_TYPES
 from ..base import END, GrammarSpace
 
@@ -36,9 +36,9 @@ class MacroSpace(GrammarSpace):
 
     def __init__(self, min_blocks: int = 10, max_blocks: int = 20, width: int = 32):
         if not 1 <= min_blocks <= max_blocks:
-            raise ValueError(f"need 1 <= min_blocks <= max_blocks, got {min_blocks}, {max_blocks}")
+            raise SpaceError(f"need 1 <= min_blocks <= max_blocks, got {min_blocks}, {max_blocks}")
         if width < 2 or width % 2:
-            raise ValueError(f"width must be even and >= 2, got {width}")
+            raise SpaceError(f"width must be even and >= 2, got {width}")
         self.min_blocks, self.max_blocks, self.width = min_blocks, max_blocks, width
         self._index = {n: i for i, n in enumerate(BLOCK_TYPES)}
 
@@ -75,13 +75,29 @@ class MacroSpace(GrammarSpace):
     def vocabulary(self) -> list[str]:
         return list(BLOCK_TYPES)
 
+    @property
+    def grammar_exact(self) -> bool:  # lengths and block types are the grammar; a subclass may add rules
+        return type(self).is_valid in _EXACT
+
     def describe(self) -> dict:
         return {**super().describe(), "min_blocks": self.min_blocks, "max_blocks": self.max_blocks,
                 "width": self.width}
 
     # Classic operators for variable-length chains ----------------------------------------------------------------
     def mutate(self, arch: Sequence[int], rng: random.Random) -> list[int]:
-        """Change one block's type, or insert or delete a block (where the length allows)."""
+        """Change one block's type, or insert or delete a block (where the length allows); in a subclass with a
+        rule of its own in ``is_valid``, redrawn until the child is a member (100 draws, then the parent unchanged:
+        a repeat, which costs no evaluation)."""
+        child = self._move(arch, rng)
+        if self.grammar_exact:
+            return child
+        for _ in range(99):
+            if self.is_valid(child):
+                return child
+            child = self._move(arch, rng)
+        return child if self.is_valid(child) else list(arch)
+
+    def _move(self, arch: Sequence[int], rng: random.Random) -> list[int]:
         child = list(arch)
         moves = ["change"] + (["insert"] if len(child) < self.max_blocks else []) + \
                 (["delete"] if len(child) > self.min_blocks else [])
@@ -188,7 +204,7 @@ class MacroSubspace(MacroSpace):
     def set_allowed(self, allowed: Sequence[int], _initial: bool = False) -> None:
         new = sorted({int(b) for b in allowed})
         if not new or any(not 0 <= b < len(BLOCK_TYPES) for b in new):
-            raise ValueError(f"a block-chain sub-space needs at least one of the {len(BLOCK_TYPES)} block types, "
+            raise SpaceError(f"a block-chain sub-space needs at least one of the {len(BLOCK_TYPES)} block types, "
                              f"got {list(allowed)}")
         if new != self.allowed_types:
             self.allowed_types = new
@@ -231,3 +247,6 @@ class MacroSubspace(MacroSpace):
 
     def __repr__(self) -> str:
         return f"MacroSubspace({[BLOCK_TYPES[b] for b in self.allowed_types]})"
+
+
+_EXACT = (MacroSpace.is_valid, MacroSubspace.is_valid)  # rules the grammar enforces itself

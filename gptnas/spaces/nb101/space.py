@@ -42,6 +42,15 @@ class NB101Space(CategoricalSequenceSpace):
     def is_valid(self, arch: Sequence[int]) -> bool:
         return super().is_valid(arch) and pruned_cell(list(arch)) is not None
 
+    @property
+    def grammar_exact(self) -> bool:  # next_tokens offers only bits some valid cell completes
+        return type(self).is_valid is NB101Space.is_valid
+
+    def to_tokens(self, arch: Sequence[int]) -> list[str]:
+        if not self.is_valid(arch):  # a genome that is no cell has no tokens (its key would be no cell's either)
+            raise InvalidArchitecture(f"not a valid NAS-Bench-101 cell: {list(arch)!r}")
+        return super().to_tokens(arch)
+
     def from_tokens(self, tokens: Sequence[str]) -> list[int]:
         g = super().from_tokens(tokens)
         cell_or_raise(g)

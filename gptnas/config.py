@@ -50,12 +50,16 @@ class SearchConfig:
     method validates. ``SearchConfig(method="rea", budget=100, population=20)``; ``cfg.search.population`` reads an
     option back (None when unset)."""
 
-    ENGINE = ("method", "budget", "generations", "stall_limit", "max_failed_share")
+    ENGINE = ("method", "budget", "generations", "stall_limit", "max_failed_share", "budget_time", "on_time",
+              "order", "lag")
 
     def __init__(self, method: str = "gptnas", budget: Optional[int] = None, generations: Optional[int] = None,
-                 stall_limit: int = 200, max_failed_share: float = 0.5, **options):
+                 stall_limit: int = 200, max_failed_share: float = 0.5, budget_time=None, on_time: str = "finish",
+                 order: str = "lag", lag: Optional[int] = None, **options):
         self.method, self.budget, self.generations = method, budget, generations
         self.stall_limit, self.max_failed_share = stall_limit, max_failed_share
+        # With several workers (gptnas.search.asynchronous): which results a proposal sees, and a time budget.
+        self.budget_time, self.on_time, self.order, self.lag = budget_time, on_time, order, lag
         object.__setattr__(self, "options", dict(options))
 
     def __getattr__(self, name: str):
@@ -125,7 +129,7 @@ class RunConfig:
     seed: int = 0
     out: str | None = None            # run directory (default: runs/<method>-<dataset>-s<seed>)
     workers: int = 1                  # evaluation processes (1 = serial)
-    parallel: str | None = None       # serial | process | ray (default: process when workers > 1)
+    parallel: str | None = None       # serial | process | ray | simulated (default: process when workers > 1)
     ray_address: str | None = None    # existing Ray cluster (default $RAY_ADDRESS, else a local one)
     gpus_per_task: float | None = None  # Ray: GPUs each evaluation asks for (None: 1 for training on a GPU cluster)
     threads: int | None = None        # torch CPU threads in this process (None: 1, or torch's default when this
@@ -195,7 +199,8 @@ RESUMABLE_CHANGES = frozenset({
     "train.device", "train.num_workers", "train.data_root", "gpt.cache_dir",
     "llm.url", "llm.timeout_s", "llm.retries", "llm.backoff_s", "llm.deadline_s"})
 #: What ``--resume`` (and ``gptnas.resume``) may be given: a larger budget, and where the evaluations run.
-RESUME_OVERRIDES = ("search.budget", "workers", "parallel", "ray_address", "threads", "gpus_per_task")
+RESUME_OVERRIDES = ("search.budget", "search.budget_time", "workers", "parallel", "ray_address", "threads",
+                    "gpus_per_task")
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -313,6 +318,25 @@ def is_object(value) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(v, what: str = "duration") -> float:
+    """Seconds from a number (seconds) or text: ``"90"``, ``"90s"``, ``"30m"``, ``"8h"``, ``"1d"``, ``"1h30m"``."""
+    import re
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        seconds = float(v)
+    elif isinstance(v, str) and re.fullmatch(r"\s*(\d+(\.\d+)?\s*[smhd]?\s*)+", v) and \
+            (re.fullmatch(r"\s*\d+(\.\d+)?\s*", v) or re.fullmatch(r"(\s*\d+(\.\d+)?\s*[smhd]\s*)+", v)):
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd]?)", v)
+        seconds = sum(float(n) * _UNITS[u or "s"] for n, u in parts)
+    else:
+        raise ConfigError(f"{what} must be seconds or a duration like 90s, 30m, 8h, 1d, got {v!r}")
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ConfigError(f"{what} must be a positive duration (90s, 30m, 8h), got {v!r}")
+    return seconds
+
+
 def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfig:
     """Check every value; fill defaults that depend on others. Returns ``cfg`` (modified in place).
 
@@ -410,6 +434,16 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     if isinstance(s.max_failed_share, bool) or not isinstance(s.max_failed_share, (int, float)) \
             or not 0 <= s.max_failed_share <= 1:
         raise ConfigError(f"search.max_failed_share must be in [0, 1], got {s.max_failed_share!r}")
+    if s.budget_time is not None:
+        s.budget_time = parse_duration(s.budget_time, "search.budget_time (--budget-time)")
+    if s.order not in ("lag", "arrival"):
+        raise ConfigError(f"search.order must be lag (the same result whatever the timing) or arrival (results as "
+                          f"they come), got {s.order!r}")
+    if s.on_time not in ("finish", "cancel"):
+        raise ConfigError(f"search.on_time must be finish (evaluations in flight at the time budget finish) or "
+                          f"cancel, got {s.on_time!r}")
+    if s.lag is not None:
+        _positive_int("search.lag", s.lag)
     if cfg.gpt.transfer_from is not None and cfg.gpt.transfer_from == cfg.dataset:
         raise ConfigError(f"--transfer-from {cfg.gpt.transfer_from} is the target dataset itself: transfer must come "
                           "from another task (e.g. --transfer-from cifar10 while searching imagenet16-120)")

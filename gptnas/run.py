@@ -25,6 +25,7 @@ from .errors import ConfigError, GptnasError
 _FLAGS = {
     "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
     "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads", "method": "search.method", "budget": "search.budget",
+    "budget_time": "search.budget_time", "order": "search.order",
     "population": "search.population", "epochs": "train.epochs", "device": "train.device",
     "dataset_dir": "train.data_root", "transfer_from": "gpt.transfer_from", "preset": "gpt.preset", "sample": "search.sample", "generations": "search.generations",
     "principles": "principles.extractor", "principles_from": "principles.source", "principles_file": "principles.file",
@@ -80,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-replay", dest="llm_replay", metavar="FILE",
                    help="rerun offline from a recorded llm_exchanges.jsonl")
     p.add_argument("--budget", type=int, help="unique architectures to evaluate")
+    p.add_argument("--budget-time", dest="budget_time", metavar="DURATION",
+                   help="no new evaluation starts after this much run time (90s, 30m, 8h, 1d); those in flight "
+                        "finish (--set search.on_time=cancel stops them)")
+    p.add_argument("--order", help="with --workers > 1: lag (default: the same result whatever the timing) | "
+                                   "arrival (each result told as it comes; a resume replays the recorded order)")
     p.add_argument("--population", type=int, help="population size (method default if omitted)")
     p.add_argument("--sample", type=int, help="REA sample (tournament) size")
     p.add_argument("--generations", type=int, help="optional cap on generations")
@@ -87,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="evaluation processes (1 = serial)")
     p.add_argument("--threads", type=int, help="torch CPU threads of the search process (default 1; torch's "
                                                "choice when it trains networks itself)")
-    p.add_argument("--parallel", help="serial | process | ray (default: process when --workers > 1)")
+    p.add_argument("--parallel", help="serial | process | ray | simulated (a virtual clock: each evaluation takes the training time its result reports) (default: process when --workers > 1)")
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default $RAY_ADDRESS, else a local one)")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<method>-<space>-<dataset>-s<seed>, "
@@ -159,8 +165,8 @@ def resume_overrides(args) -> dict:
             continue
         if key not in RESUME_OVERRIDES:
             raise ConfigError(f"--{flag.replace('_', '-')} cannot change when resuming (the run's config.yaml "
-                              "fixes it): --resume takes --budget, --workers, --parallel, --ray-address and "
-                              "--threads; start a new run with --out for other settings")
+                              "fixes it): --resume takes --budget, --budget-time, --workers, --parallel, "
+                              "--ray-address and --threads; start a new run with --out for other settings")
         out[key] = v
     for item in args.set:
         k, v = parse_set(item)

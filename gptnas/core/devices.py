@@ -11,7 +11,7 @@ import re
 from typing import Optional
 
 #: Ways to spread evaluations over processes (``--parallel``), implemented by :mod:`gptnas.search.parallel`.
-BACKENDS = ("serial", "process", "ray")
+BACKENDS = ("serial", "process", "ray", "simulated")
 #: Set in a pinned worker: the device index, as the parent process numbered it, that this worker sees as cuda:0.
 PINNED_ENV = "GPTNAS_PINNED_GPU"
 #: Set in each pool worker: how many evaluation processes share its device (or its host, on the CPU).

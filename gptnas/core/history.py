@@ -35,7 +35,7 @@ class History:
     """
 
     __slots__ = ("_keys", "_fitness", "_failed", "_generation", "_origin", "_genomes", "_parse", "budget",
-                 "generation", "running", "_best")
+                 "generation", "running", "_best", "in_flight")
 
     def __init__(self, parse: Callable[[str], list], budget: Optional[int] = None):
         self._keys: list[str] = []
@@ -49,6 +49,8 @@ class History:
         self.budget = budget
         self.generation = 0      #: the generation being formed or just finished
         self.running = True      #: False once the search has stopped (budget spent, stalled, ...)
+        #: keys proposed and being evaluated on other workers, whose results the method has not been told yet
+        self.in_flight: set = set()
 
     # Written by the engine ----------------------------------------------------------------------------------------
     def attach(self, parse: Callable[[str], list], budget: Optional[int]) -> None:
@@ -100,6 +102,10 @@ class History:
 
     def keys(self) -> list[str]:
         return list(self._keys)
+
+    def proposed(self) -> set[str]:
+        """Keys evaluated or still in flight: what a method proposing unseen architectures must avoid."""
+        return set(self._keys) | self.in_flight
 
     def fitnesses(self) -> list[float]:
         """Fitness per evaluation, in order (-inf for failures)."""

@@ -7,6 +7,7 @@ global torch generator, so those are seeded too and their states go into every c
 from __future__ import annotations
 
 import contextlib
+import threading
 import hashlib
 import random
 import sys
@@ -42,9 +43,9 @@ class Rngs:
             st["torch"] = sys.modules["torch"].get_rng_state()
         return st
 
-    def global_state(self) -> tuple:
-        """States of the global generators only (Python, numpy, torch if loaded)."""
-        torch = sys.modules.get("torch")
+    def global_state(self, with_torch: bool = True) -> tuple:
+        """States of the global generators only (Python, numpy, torch if loaded and ``with_torch``)."""
+        torch = sys.modules.get("torch") if with_torch else None
         return random.getstate(), np.random.get_state(), torch.get_rng_state() if torch else None
 
     def set_global_state(self, st: tuple) -> None:
@@ -70,9 +71,16 @@ def derive_seed(seed: int, *tag: object) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
+#: Held while a block runs on torch's seeded global generators: torch has one per process, so two trainings at once
+#: (a GPT fine-tune in a thread beside the search, one left over from an interrupted search) would draw from each
+#: other's stream; one at a time, each is deterministic.
+_SEEDED = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded(seed: int, cuda: bool = False) -> Iterator[None]:
-    """Run a block with torch's global generators seeded to ``seed``, restoring the caller's states afterwards.
+    """Run a block with torch's global generators seeded to ``seed``, restoring the caller's states afterwards (one
+    such block at a time in a process).
 
     The CPU generator always; the CUDA generators too when CUDA is already initialised or ``cuda`` asks for it
     (then CUDA is initialised here). ``torch.manual_seed`` inside ``fork_rng(devices=[])`` would reseed CUDA without
@@ -84,7 +92,7 @@ def seeded(seed: int, cuda: bool = False) -> Iterator[None]:
     if torch.cuda.is_available() and (cuda or torch.cuda.is_initialized()):
         torch.cuda.init()
         devices = list(range(torch.cuda.device_count()))
-    with torch.random.fork_rng(devices=devices):
+    with _SEEDED, torch.random.fork_rng(devices=devices):
         torch.default_generator.manual_seed(int(seed))
         for d in devices:
             torch.cuda.default_generators[d].manual_seed(int(seed))

@@ -7,6 +7,11 @@ validated default. :meth:`Method.bind` attaches it to one search (space, generat
 
     begin_generation → initial (first generation) or offspring → [evaluation] → survivors → end_generation
 
+With several workers the engine asks (``begin_generation`` → ``initial`` / ``offspring``) whenever a worker is
+free and tells each result (``survivors`` → ``end_generation``) as it comes: a method with ``steady_state = True``
+is asked again before its earlier children are told, each child told on its own (REA); otherwise the next
+generation is asked once the previous one is told (GA). ``history.in_flight`` holds the keys being evaluated.
+
 Methods read the search so far only through a :class:`~gptnas.core.history.History` (keys, genomes, fitness,
 failures, generations, origins — never test accuracy) and the population of individuals (genome + fitness).
 
@@ -55,6 +60,7 @@ class SearchContext:
     llm: Any = None                   # LLM server settings (gptnas.lm.llm.LLMSettings), for methods that ask one
     gpt_pretrain: Optional[dict] = None  # the run's gpt.pretrain (methods that build the token GPT)
     gpt_cache_dir: Optional[str] = None
+    workers: int = 1  # evaluations in flight at once: learners with several may train beside the search
 
 
 class Learner:
@@ -129,6 +135,19 @@ class Method:
 
     def survivors(self, toolbox, population, evaluated, history) -> list:
         raise NotImplementedError
+
+    #: Whether the method may be asked for the next child before earlier children are told (with several workers):
+    #: its ``survivors`` of several children, one at a time, are its survivors of all of them at once (REA's
+    #: population in age order, random search). False: a generational method, asked for its next generation once
+    #: the whole previous one is told (GA).
+    steady_state: ClassVar[bool] = False
+    #: Whether proposals depend on the results so far. False (random search): with several workers the engine asks
+    #: whenever a worker is free without waiting for the lag (the proposals are the same whatever it was told).
+    reads_results: ClassVar[bool] = True
+
+    def steady(self) -> bool:
+        """See :attr:`steady_state` (a method whose loop is an option decides per instance)."""
+        return self.steady_state
 
     def has_generation_hooks(self) -> bool:
         """Whether :meth:`begin_generation`, :meth:`end_generation` or :meth:`learner_states` can do anything: the

@@ -11,6 +11,8 @@ class RandomSearch(Method):
     """Args: batch: architectures drawn per generation (10)."""
 
     name = "random"
+    steady_state = True  # asked for a child whenever a worker is free
+    reads_results = False  # no result changes what it draws next
     batch: int = 10
 
     def validate(self) -> None:

@@ -15,6 +15,7 @@ class REA(Method):
     rea_batch: children per generation (1 = the sequential original)."""
 
     name = "rea"
+    steady_state = True  # asked for a child whenever a worker is free
     population: int = 10
     sample: int = 5
     rea_batch: int = 1

@@ -14,7 +14,7 @@ from typing import Sequence
 
 def unseen(individuals: Sequence, space, history) -> list:
     """Distinct individuals (by key) not yet in ``history``, in order."""
-    seen = set(history.keys())
+    seen = history.proposed()
     out, keys = [], set()
     for ind in individuals:
         k = space.key(ind)

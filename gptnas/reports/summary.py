@@ -43,6 +43,7 @@ def make_summary(cfg, state, space_fp: str | None = None) -> dict:
         },
         "failed_evaluations": state.num_failed,
         **({"dropped_children": dict(state.dropped)} if getattr(state, "dropped", None) else {}),
+        **({"cancelled_at_time_budget": state.cancelled} if getattr(state, "cancelled", 0) else {}),
         **({"note": "TransNAS-Bench-101's table has one number per task, from the validation split: it is the "
                     "fitness, and there is no test accuracy"} if cfg.space == "tnb101" else {}),
         "wall_time_s": round(state.elapsed_s, 3), "gptnas_version": __version__,

@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from ..config import RunConfig, SearchConfig, make_section
 from ..core.history import History
-from ..errors import ConfigTypeError
+from ..errors import ConfigError, ConfigTypeError
 from ..methods import Method
 from .state import SearchState
 
@@ -121,6 +121,9 @@ def search(space, evaluate, method="gptnas", budget: Optional[int] = None, seed:
     :class:`~gptnas.search.engine.SearchFailed` when more than ``search.max_failed_share`` of the evaluations fail.
     """
     from . import driver
+    from .parallel import SPAWN_HINT, spawn_bootstrapping
+    if spawn_bootstrapping():  # a worker importing the user's script, which starts the search again
+        raise ConfigError(f"a search was started while a worker process imported the script: {SPAWN_HINT}")
     cfg, space_obj, eval_obj, method_obj = _config(space, evaluate, method, budget, seed, out, dict(config))
     if out is None:
         p = driver.prepare(cfg, eval_obj, space=space_obj, method=method_obj, progress=progress)
@@ -137,15 +140,17 @@ def search(space, evaluate, method="gptnas", budget: Optional[int] = None, seed:
 
 
 def resume(path, space=None, evaluate=None, method: Optional[Method] = None, progress: bool = True, *,
-           budget: Optional[int] = None, workers: Optional[int] = None) -> SearchResult:
+           budget: Optional[int] = None, workers: Optional[int] = None, budget_time=None) -> SearchResult:
     """Continue the run in ``path`` (after a crash, Ctrl-C or kill -9) to exactly the result an uninterrupted run
     gives. Objects the run was given from Python (``space``, ``evaluate``, a ``method`` object) must be given
     again; names recorded in its ``config.yaml`` (``module:callable``) are imported again.
 
     ``budget``: a larger budget (at least the evaluations made) continues the run, a finished one too; ``workers``:
-    evaluate in this many processes from now on. Nothing else of a run changes when it resumes."""
+    evaluate in this many processes from now on; ``budget_time``: a new time budget (seconds or ``"8h"``; a run its
+    time budget stopped goes on while the run's time is below it). Nothing else of a run changes when it resumes."""
     from . import driver
-    overrides = {k: v for k, v in (("search.budget", budget), ("workers", workers)) if v is not None}
+    overrides = {k: v for k, v in (("search.budget", budget), ("workers", workers),
+                                   ("search.budget_time", budget_time)) if v is not None}
     rd, state = driver.resume(path, progress=progress, space=space, evaluator=evaluate, method=method,
                               overrides=overrides)
     cfg = driver.from_recorded(rd.read_config())

@@ -22,7 +22,7 @@ from deap import base
 
 from .. import __version__
 from ..config import (RESUME_OVERRIDES, RunConfig, build_method, changed_keys, from_recorded, is_object,
-                      resolve_paths, set_dotted, validate)
+                      parse_duration, resolve_paths, set_dotted, validate)
 from ..core.objects import PREFIX, import_object, is_import_name, module_folder
 from ..core.rng import Rngs
 from ..errors import ConfigError, RunDirError
@@ -109,7 +109,8 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     named = None if is_object(cfg.space) or is_import_name(cfg.space) else cfg.space
     ctx = SearchContext(space, rngs, progress=progress, dataset=cfg.dataset,
                         fitness=cfg.fitness_kind, data=cfg.data, run_dir=run_dir, budget=cfg.search.budget,
-                        space_name=named, llm=cfg.llm, gpt_pretrain=cfg.gpt.pretrain, gpt_cache_dir=cfg.gpt.cache_dir)
+                        space_name=named, llm=cfg.llm, gpt_pretrain=cfg.gpt.pretrain, gpt_cache_dir=cfg.gpt.cache_dir,
+                        workers=cfg.workers if cfg.parallel in ("process", "ray", "simulated") else 1)
     principles = None
     if cfg.principles.active and method.name != "lapt":  # any other method: the refined space, no adaptation
         from ..methods.lapt.learn import learn_principles
@@ -142,7 +143,8 @@ def make_search(p: Prepared, on_checkpoint=None, progress: bool | None = None, o
     return Search(p.space, p.toolbox, p.method, s.budget, p.rngs, on_checkpoint=on_checkpoint,
                   max_generations=s.generations, stall_limit=s.stall_limit,
                   progress=p.progress if progress is None else progress, on_result=on_result, answers=answers,
-                  max_failed_share=s.max_failed_share)
+                  max_failed_share=s.max_failed_share, budget_time=s.budget_time, on_time=s.on_time,
+                  order=s.order, lag=s.lag)
 
 
 def search_threads(cfg: RunConfig) -> int | None:
@@ -225,8 +227,11 @@ class Checkpointer:
         self.rows_done, self.records_done = len(state.archive), len(state.logbook)
         self.rd.write_checkpoint({"search": state.to_dict(), "rngs": self.p.rngs.state(),
                                   "space_fingerprint": self.fingerprint}, fsync=True)
-        if self.answers:  # a replay under way: its answers not yet taken stay journaled (a crash now loses none)
-            self.rd.pending.rewrite(list(self.answers.values()))
+        # Results in but not yet told to the method (several workers), then a replay's answers not yet taken, in the
+        # order they arrived: they stay journaled, so a crash now loses none.
+        keep = list(state.arrived_rows) + list(self.answers.values())
+        if keep:
+            self.rd.pending.rewrite(keep)
         else:
             self.rd.pending.clear()  # those evaluations are in evaluations.jsonl and the checkpoint now
         self.last_checkpoint = now
@@ -368,6 +373,9 @@ def resume(path: str | Path, progress: bool = True, space=None, evaluator=None,
         if overrides:
             if state.status == "complete" and state.evaluations < cfg.search.budget:
                 state.status = "running"  # a larger budget: the finished run goes on
+            if state.status == "time" and (cfg.search.budget_time is None or
+                                           state.elapsed_s < parse_duration(cfg.search.budget_time)):
+                state.status = "running"  # more time (or none set): the run stopped by its time budget goes on
             rd.write_config(cfg.to_dict())
             rd.write_started(cfg.to_dict(), space_fingerprint(p.space))
         with _session(p, rd):

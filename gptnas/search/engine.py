@@ -1,10 +1,11 @@
-"""The search loop. One generation reads straight down:
+"""The search loop. With one worker, one generation reads straight down:
 
 population → ``method.offspring`` (``toolbox.mate`` / ``toolbox.mutate``, classic or GPT) →
 ``toolbox.map(toolbox.evaluate, new)`` → each result journaled as it arrives → cache / budget → archive →
 ``method.survivors`` (``toolbox.select``) → learners' ``end_generation`` → checkpoint.
 
-The engine knows neither a model nor an evaluator: both are reached only through the toolbox and the method's
+With several workers (a backend with ``slots``), :mod:`gptnas.search.asynchronous` runs the same hooks
+ask/tell-style, every worker busy. The engine knows neither a model nor an evaluator: both are reached only through the toolbox and the method's
 hooks. Methods see the search so far only through ``state.history`` (no test accuracy there).
 """
 from __future__ import annotations
@@ -54,6 +55,25 @@ class TimedEvaluate:
 _NOKEY = object()  # the key of a child the space cannot key
 
 
+class SerialPool:
+    """One evaluation at a time in this process, with the asynchronous loop's interface (a run whose checkpoint
+    holds evaluations in flight, resumed with one worker)."""
+
+    slots = 1
+
+    def __init__(self):
+        self._done: list = []
+        self._token = 0
+
+    def submit(self, fn, item) -> int:
+        self._token += 1
+        self._done.append((self._token, fn(item)))
+        return self._token
+
+    def next_done(self):
+        return self._done.pop(0)
+
+
 def _imap(map_fn, fn, items: list):
     """``(index, result)`` pairs as results arrive: from the backend's ``imap`` when it has one (completion
     order), else from ``map_fn`` in input order (the builtin ``map`` yields each result as it is computed)."""
@@ -81,18 +101,26 @@ class Search:
         stall_limit: stop when this many generations in a row produce nothing new to evaluate.
         max_failed_share: stop with status ``failed`` (and raise :class:`SearchFailed`) when more than this share of
             the evaluations so far failed, once 10 of them (or the whole budget) are in.
+        budget_time: seconds (of the run's clock, summed over sessions) after which no new evaluation starts (status
+            ``time``); ``on_time``: ``finish`` lets those in flight finish and records them, ``cancel`` stops them.
+        order, lag: with several workers, which results a proposal sees (:mod:`gptnas.search.asynchronous`).
     """
+
+    NOKEY = None  # set below: the key of a child the space cannot key
 
     def __init__(self, space, toolbox: base.Toolbox, method, budget: int, rngs: Rngs,
                  on_checkpoint: Optional[Callable[[SearchState], None]] = None, max_generations: Optional[int] = None,
                  stall_limit: int = 200, progress: bool = True, on_result: Optional[Callable[[dict], None]] = None,
-                 answers: Optional[dict] = None, max_failed_share: float = 1.0):
+                 answers: Optional[dict] = None, max_failed_share: float = 1.0,
+                 budget_time: Optional[float] = None, on_time: str = "finish", order: str = "lag",
+                 lag: Optional[int] = None):
         self.space, self.toolbox, self.method = space, toolbox, method
         self.budget, self.rngs = int(budget), rngs
         self.on_checkpoint, self.on_result = on_checkpoint, on_result
         self.answers = dict(answers or {})
         self.max_generations, self.stall_limit, self.progress = max_generations, stall_limit, progress
         self.max_failed_share = max_failed_share
+        self.budget_time, self.on_time, self.order, self.lag = budget_time, on_time, order, lag
         fn = getattr(toolbox.evaluate, "func", toolbox.evaluate)  # toolbox.register wraps in functools.partial
         mapper = getattr(toolbox.map, "func", toolbox.map)
         self._shield = mapper is not map or getattr(fn, "uses_global_rng", True)
@@ -111,11 +139,26 @@ class Search:
                    desc=f"{self.method.name}", disable=not self.progress, dynamic_ncols=True)
         t_session = time.perf_counter()
         elapsed0 = state.elapsed_s
-        clock = lambda: elapsed0 + time.perf_counter() - t_session
+        pool = self.pool()
+        mapper = getattr(self.toolbox.map, "func", self.toolbox.map)
+        if hasattr(mapper, "clock"):  # a virtual clock (SimulatedMap)
+            t_virtual = mapper.clock()
+            clock = lambda: elapsed0 + mapper.clock() - t_virtual
+        else:
+            clock = lambda: elapsed0 + time.perf_counter() - t_session
         method, toolbox = self.method, self.toolbox
-        hooks = getattr(method, "has_generation_hooks", lambda: True)()  # a user's duck-typed method: always
+        hooks = self.hooks = getattr(method, "has_generation_hooks", lambda: True)()  # a duck-typed method: always
         try:
+            if state.status == "running" and (pool is not None or state.open):
+                from .asynchronous import AsyncLoop
+                AsyncLoop(self, pool if pool is not None else SerialPool(), self.order, self.lag).run(state, clock,
+                                                                                                       bar)
+                if state.status == "running":  # nothing could be asked and nothing is in flight
+                    state.status = "stalled"
             while state.status == "running":
+                if self.time_is_up(clock()):
+                    state.status = "time"
+                    break
                 history.generation = state.generation
                 if hooks:
                     method.begin_generation(toolbox, history)
@@ -146,6 +189,29 @@ class Search:
             raise SearchFailed(f"{state.num_failed} of {state.evaluations} evaluations failed (more than "
                                f"{self.max_failed_share:.0%}; the first: {first}): fix the evaluator and start again")
         return state
+
+    # What the asynchronous loop uses ------------------------------------------------------------------------------
+    def pool(self):
+        """The backend when it runs several evaluations at once (``slots`` > 1 and ``submit``), else None."""
+        mapper = getattr(self.toolbox.map, "func", self.toolbox.map)
+        return mapper if getattr(mapper, "slots", 1) > 1 and hasattr(mapper, "submit") else None
+
+    def timed_evaluate(self) -> "TimedEvaluate":
+        return TimedEvaluate(self.toolbox.evaluate)
+
+    def time_is_up(self, now: float) -> bool:
+        return self.budget_time is not None and now >= self.budget_time
+
+    def shielded(self, fn, *args):
+        """``fn(*args)`` with Python's and numpy's global generators saved and restored around it (see
+        :meth:`evaluate`). Not torch's: a GPT fine-tune may be training in a thread beside the search (the
+        asynchronous loop), seeded through torch's global generator, which no proposal draws from."""
+        saved = self.rngs.global_state(with_torch=False) if self._shield else None
+        try:
+            return fn(*args)
+        finally:
+            if saved is not None:
+                self.rngs.set_global_state(saved)
 
     def next_status(self, state: SearchState) -> str:
         n = state.evaluations
@@ -229,6 +295,9 @@ class Search:
                 out.append(ind)
         return out, len(new)
 
+    def key(self, ind):
+        return self._key(ind)
+
     def _key(self, ind):
         """The child's canonical key, or :data:`_NOKEY` when the space cannot key it (a genome of the wrong shape)."""
         try:
@@ -257,14 +326,17 @@ class Search:
                 log.warning("operator %r made a child space %r cannot read (%r): dropped, not evaluated", origin,
                             getattr(self.space, "name", "space"), list(ind)[:20])
 
-    def record(self, state: SearchState, n_new: int) -> None:
+    def record(self, state: SearchState, n_new: int, generation: Optional[int] = None) -> None:
         fits = finite_fitnesses(state.population or [])
         best = state.best_row()
         state.logbook.append({  # what Logbook.record does for a record without chapters
-            "gen": state.generation, "nevals": n_new, "evals": state.evaluations,
+            "gen": state.generation if generation is None else generation, "nevals": n_new, "evals": state.evaluations,
             "max": max(fits) if fits else math.nan, "avg": sum(fits) / len(fits) if fits else math.nan,
             "best": best["fitness"] if best else math.nan, "best_test": best["test"] if best else math.nan})
         log.debug("gen %d: %d new, %d/%d evaluations, best fitness %.4f", state.generation, n_new,
                   state.evaluations, self.budget, best["fitness"] if best else math.nan)
 
 
+
+
+Search.NOKEY = _NOKEY

@@ -4,13 +4,18 @@
 - ``process``: a local pool of spawned processes (spawn is CUDA-safe; fork is not). With several GPUs visible,
   each worker is pinned to one through ``CUDA_VISIBLE_DEVICES``; with ``--device cuda:K`` all of them to GPU K. A
   pinned worker reads any ``cuda[:K]`` as its one visible device (:mod:`gptnas.core.devices`).
+- ``simulated``: :class:`SimulatedMap`, ``workers`` virtual workers on a virtual clock (each evaluation takes the
+  training time its result reports, e.g. NAS-Bench-201's, else the time it took): a cluster's search, replayed.
 - ``ray``: Ray tasks for more than one machine; connects to ``--ray-address`` / ``$RAY_ADDRESS`` or starts a local
   cluster. Each task asks for ``num_gpus`` GPUs so Ray places it; by default one when training on a cluster that
   has GPUs (Ray hides the GPUs from a task that asks for none).
 
 ``map`` returns results in input order, so a parallel run's archive is identical to a serial one (evaluators are
 deterministic per architecture); ``imap`` yields ``(index, result)`` as results complete, so the engine journals
-each the moment it arrives. A worker that dies is reported; its items are evaluated once more in a fresh worker,
+each the moment it arrives. The asynchronous engine (:mod:`gptnas.search.steady`) uses the same backends one
+evaluation at a time: ``submit(fn, item) -> token`` and ``next_done() -> (token, result)`` (blocking), with
+``slots`` evaluations in flight; :class:`SimulatedMap` is a backend on a virtual clock (each evaluation occupies a
+worker for a duration the user gives, e.g. a benchmark's training time), for replaying a cluster without waiting. A worker that dies is reported; its items are evaluated once more in a fresh worker,
 and if that dies too they become failed evaluations — never silently lost. A user error raised in a worker (a
 :class:`~gptnas.errors.GptnasError`, e.g. missing data) arrives as itself, a one-line error.
 """
@@ -22,7 +27,10 @@ import multiprocessing as mp
 import os
 import pickle
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import heapq
+import re
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, Optional
 
@@ -35,8 +43,19 @@ log = logging.getLogger(__name__)
 _worker_fn: Callable | None = None
 
 
+def _orphan_watch(parent: int) -> None:
+    """End this worker when the search process is gone (kill -9 leaves a pool's workers waiting forever, holding
+    their GPU memory)."""
+    import time
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _init_worker(fn_bytes: bytes, gpu_queue, sharers: int) -> None:
     global _worker_fn
+    import threading
+    threading.Thread(target=_orphan_watch, args=(os.getppid(),), daemon=True, name="gptnas-orphan-watch").start()
     os.environ[SHARERS_ENV] = str(sharers)
     # The workers share the cores: torch's default (one thread per core in each) makes them fight over them.
     threads = max(1, (os.cpu_count() or 1) // max(1, sharers))
@@ -56,6 +75,38 @@ def _init_worker(fn_bytes: bytes, gpu_queue, sharers: int) -> None:
 
 def _call_worker(item):
     return _worker_fn(item)
+
+
+def _probe() -> bool:
+    return True
+
+
+def _nap(seconds: float) -> None:
+    import time
+    time.sleep(seconds)
+
+
+SPAWN_HINT = ("with workers > 1 every worker process imports your script again (multiprocessing's spawn start "
+              "method) and runs its top level: put the search under `if __name__ == \"__main__\":`")
+
+
+def spawn_bootstrapping() -> bool:
+    """Whether this process is a spawned worker still importing the user's script (the top level of a script without
+    ``if __name__ == "__main__":`` calling a search again)."""
+    main = sys.modules.get("__main__")
+    return mp.parent_process() is not None and getattr(main, "__name__", "") == "__mp_main__"
+
+
+def _main_unguarded() -> str | None:
+    """The path of the running script when it has no ``if __name__ == "__main__":`` guard, else None."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path:
+        return None
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return None
+    return None if re.search(r"__name__\s*==\s*['\"]__main__['\"]", text) else path
 
 
 def visible_gpus() -> list[int]:
@@ -94,10 +145,16 @@ class ProcessMap(_Map):
 
     def __init__(self, workers: int, device: str = "auto"):
         self.workers, self.device = int(workers), str(device)
+        self.slots = self.workers
         self._pool: ProcessPoolExecutor | None = None
         self._digest: str | None = None
         self._fn_bytes = b""
         self._ctx = mp.get_context("spawn")
+        self._futures: dict = {}     # future -> (token, item), the asynchronous engine's evaluations in flight
+        self._done: deque = deque()  # (token, result) ready (re-evaluated after a worker died)
+        self._token = 0
+        self._probed = False
+        self._fn_obj = None
 
     def _start(self) -> None:
         plan = worker_gpus(self.device, visible_gpus(), self.workers)
@@ -108,8 +165,37 @@ class ProcessMap(_Map):
                 queue.put((g, plan.count(g)))
         self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_worker,
                                          initargs=(self._fn_bytes, queue, self.workers))
+        # Every worker now: the pool would spawn them one per submit (a quarter second each on 2 cores, with the
+        # search waiting) while the asynchronous engine fills the workers.
+        launch = getattr(self._pool, "_launch_processes", None)
+        if launch is not None:
+            try:
+                launch()
+            except Exception:  # noqa: BLE001 - a Python whose pool has no such step spawns on demand
+                pass
+        if not self._probed:
+            self._probe()
+
+    def _probe(self) -> None:
+        """A first task that does nothing: when the worker processes die before running it, the evaluator is not to
+        blame, and every evaluation would die the same way — say why in one line instead."""
+        try:
+            self._pool.submit(_probe).result()
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            script = _main_unguarded()
+            if script is not None:
+                raise ConfigError(f"the worker processes died as they started: {SPAWN_HINT} (in {script})") from None
+            raise ConfigError("the worker processes died as they started: the evaluate function could not be loaded "
+                              "in a fresh process (define it at the top level of an importable module, and guard a "
+                              "script's search with `if __name__ == \"__main__\":`)") from None
+        self._probed = True
 
     def _ready(self, fn: Callable) -> None:
+        if fn is self._fn_obj and self._pool is not None:  # the asynchronous engine submits one function: pickle it once
+            return
+        self._fn_obj = fn
         fn_bytes = pickle.dumps(fn)
         digest = hashlib.sha1(fn_bytes).hexdigest()
         if digest != self._digest:
@@ -147,6 +233,66 @@ class ProcessMap(_Map):
                 yield i, res
             self.close()
 
+    def warm(self, fn: Callable) -> None:
+        """Start every worker process now (benchmarks time the search, not the start-up)."""
+        self._ready(fn)
+        for fut in [self._pool.submit(_nap, 0.5) for _ in range(self.workers)]:
+            fut.result()
+
+    # One evaluation at a time (the asynchronous engine) ------------------------------------------------------------
+    def submit(self, fn: Callable, item) -> int:
+        """Start ``fn(item)`` on a free worker (or queue it); returns a token :meth:`next_done` gives back."""
+        self._ready(fn)
+        self._token += 1
+        self._futures[self._pool.submit(_call_worker, item)] = (self._token, item)
+        return self._token
+
+    def in_flight(self) -> int:
+        return len(self._futures) + len(self._done)
+
+    def next_done(self) -> tuple[int, object]:
+        """The next ``(token, result)`` to complete (blocks). A worker's death breaks the whole pool: every item in
+        flight is then evaluated again, one at a time in a fresh pool, and one that dies twice is a failure."""
+        while not self._done:
+            if not self._futures:
+                raise RuntimeError("next_done() with nothing in flight")
+            done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+            broken = []
+            for fut in sorted(done, key=lambda f: self._futures[f][0]):
+                token, item = self._futures.pop(fut)
+                try:
+                    self._done.append((token, fut.result()))
+                except BrokenProcessPool:
+                    broken.append((token, item))
+            if broken:
+                broken += sorted(self._futures.values())  # the pool is gone: so is everything else in flight
+                self._futures.clear()
+                log.warning("a worker process died; re-evaluating %d item(s) one at a time", len(broken))
+                for token, item in sorted(broken):
+                    self.close()
+                    self._start()
+                    try:
+                        res = self._pool.submit(_call_worker, item).result()
+                    except BrokenProcessPool:
+                        log.warning("worker died again on an item: recorded as a failed evaluation")
+                        res = _dead(item, "worker process died twice while evaluating this architecture")
+                    self._done.append((token, res))
+                self.close()
+        return self._done.popleft()
+
+    def cancel(self) -> int:
+        """Stop every evaluation in flight (the worker processes are ended); returns how many were stopped."""
+        n = len(self._futures)
+        if self._pool is not None:
+            procs = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+            self._pool = None
+        self._futures.clear()
+        self._done.clear()
+        return n
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -164,7 +310,7 @@ class RayMap(_Map):
     """
 
     def __init__(self, address: str | None = None, num_gpus: Optional[float] = None, num_cpus: int | None = None,
-                 wants_gpu: bool = False):
+                 wants_gpu: bool = False, slots: int = 1):
         try:
             import ray
         except ImportError:
@@ -172,9 +318,13 @@ class RayMap(_Map):
         self.ray = ray
         self.address = address or os.environ.get("RAY_ADDRESS")
         self.num_gpus, self.num_cpus, self.wants_gpu = num_gpus, num_cpus, wants_gpu
+        self.slots = int(slots)
         self._remote = None
         self._fn_ref = None
         self._digest = None
+        self._refs: dict = {}  # ref -> (token, item), the asynchronous engine's tasks in flight
+        self._fn_obj = None
+        self._token = 0
 
     def _connect(self) -> None:
         """Join the cluster (or start a local one) on first use, not when the run is merely configured."""
@@ -194,29 +344,128 @@ class RayMap(_Map):
         items = list(items)
         if not items:
             return
+        fn_ref = self._function(fn)
+        pinned = self.num_gpus > 0
+        refs = {self._remote.remote(fn_ref, it, pinned): i for i, it in enumerate(items)}
+        waiting = list(refs)
+        while waiting:
+            done, waiting = self.ray.wait(waiting, num_returns=1)
+            i = refs[done[0]]
+            yield i, self._get(done[0], items[i])
+
+    def _function(self, fn: Callable):
         if self._remote is None:
             self._connect()
+        if fn is self._fn_obj:
+            return self._fn_ref
+        self._fn_obj = fn
         fn_bytes = pickle.dumps(fn)
         digest = hashlib.sha1(fn_bytes).hexdigest()
         if digest != self._digest:  # put the function into the object store once
             self._fn_ref, self._digest = self.ray.put(fn_bytes), digest
-        pinned = self.num_gpus > 0
-        refs = {self._remote.remote(self._fn_ref, it, pinned): i for i, it in enumerate(items)}
-        waiting = list(refs)
-        while waiting:
-            done, waiting = self.ray.wait(waiting, num_returns=1)
-            ref = done[0]
-            i = refs[ref]
-            try:
-                yield i, self.ray.get(ref)
-            except (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.NodeDiedError) as e:
-                log.warning("a Ray worker died: %s", type(e).__name__)
-                yield i, _dead(items[i], f"Ray worker died ({type(e).__name__}) after a retry")
-            except self.ray.exceptions.RayTaskError as e:
-                cause = getattr(e, "cause", None)
-                if isinstance(cause, GptnasError):  # the user's error, not Ray's: one line, as in a serial run
-                    raise cause from None
-                raise
+        return self._fn_ref
+
+    def warm(self, fn: Callable) -> None:
+        """Join the cluster and start ``slots`` worker processes now (benchmarks time the search, not the start-up)."""
+        self._function(fn)
+        nap = self.ray.remote(num_gpus=self.num_gpus)(_nap)
+        self.ray.get([nap.remote(0.5) for _ in range(self.slots)])
+
+    # One task at a time (the asynchronous engine) --------------------------------------------------------------
+    def submit(self, fn: Callable, item) -> int:
+        fn_ref = self._function(fn)
+        ref = self._remote.remote(fn_ref, item, self.num_gpus > 0)
+        self._token += 1
+        self._refs[ref] = (self._token, item)
+        return self._token
+
+    def in_flight(self) -> int:
+        return len(self._refs)
+
+    def next_done(self) -> tuple[int, object]:
+        (ref,), _ = self.ray.wait(list(self._refs), num_returns=1)
+        token, item = self._refs.pop(ref)
+        return token, self._get(ref, item)
+
+    def _get(self, ref, item):
+        try:
+            return self.ray.get(ref)
+        except (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.NodeDiedError) as e:
+            log.warning("a Ray worker died: %s", type(e).__name__)
+            return _dead(item, f"Ray worker died ({type(e).__name__}) after a retry")
+        except self.ray.exceptions.RayTaskError as e:
+            cause = getattr(e, "cause", None)
+            if isinstance(cause, GptnasError):  # the user's error, not Ray's: one line, as in a serial run
+                raise cause from None
+            raise
+
+    def cancel(self) -> int:
+        n = len(self._refs)
+        for ref in self._refs:
+            self.ray.cancel(ref, force=True)
+        self._refs.clear()
+        return n
+
+    def close(self) -> None:
+        pass
+
+
+class SimulatedMap(_Map):
+    """A backend on a virtual clock: ``slots`` workers; each evaluation runs at once in this process, then occupies
+    its worker for ``duration(item, result)`` virtual seconds (default: the time it really took). Results complete in
+    virtual-time order (ties by submission), :meth:`clock` is the virtual time in seconds — a search on 32 workers
+    whose evaluations take hours replays in seconds, and deterministically.
+
+    Args: slots (workers), duration: ``(genome, (EvalResult, seconds)) -> seconds``."""
+
+    def __init__(self, slots: int, duration: Optional[Callable] = None):
+        self.slots = int(slots)
+        self.duration = duration
+        self.now = 0.0
+        self._heap: list = []
+        self._token = 0
+
+    def imap(self, fn: Callable, items: Iterable) -> Iterator[tuple[int, object]]:
+        """The generational engine's batch: ``slots`` workers take the items in order; completion order."""
+        items = list(items)
+        free = [self.now] * self.slots
+        done = []
+        for i, it in enumerate(items):
+            start = heapq.heappop(free)
+            res = self._run(fn, it)
+            heapq.heappush(free, start + res[1])
+            done.append((start + res[1], i, res))
+        for end, i, res in sorted(done):
+            self.now = max(self.now, end)
+            yield i, res
+
+    def _run(self, fn: Callable, item):
+        res, dt = fn(item)
+        d = float(self.duration(item, (res, dt))) if self.duration is not None else float(dt)
+        return res, d
+
+    def submit(self, fn: Callable, item) -> int:
+        self._token += 1
+        res = self._run(fn, item)
+        heapq.heappush(self._heap, (self.now + res[1], self._token, res))
+        return self._token
+
+    def in_flight(self) -> int:
+        return len(self._heap)
+
+    def next_done(self) -> tuple[int, object]:
+        end, token, res = heapq.heappop(self._heap)
+        self.now = max(self.now, end)
+        return token, res
+
+    def cancel(self) -> int:
+        n = len(self._heap)
+        self._heap.clear()
+        return n
+
+    def clock(self) -> float:
+        """Virtual seconds since the search started on this backend."""
+        return self.now
 
     def close(self) -> None:
         pass
@@ -239,7 +488,17 @@ def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpu
         raise ConfigError(f"unknown parallel backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend == "ray":
         return RayMap(ray_address, num_gpus=gpus_per_task, num_cpus=workers if workers > 1 else None,
-                      wants_gpu=wants_gpu)
+                      wants_gpu=wants_gpu, slots=workers)
+    if backend == "simulated":
+        return SimulatedMap(workers, duration=recorded_duration)
     if backend == "process" and workers > 1:
         return ProcessMap(workers, device)
     return map
+
+
+def recorded_duration(item, timed) -> float:
+    """The simulated backend's duration of one evaluation: the training time its result reports
+    (``extras["train_time_s"]``, e.g. NAS-Bench-201's), else the seconds it really took."""
+    res, seconds = timed
+    t = res.extras.get("train_time_s") if res.extras else None
+    return float(t) if isinstance(t, (int, float)) and t == t and t >= 0 else float(seconds)

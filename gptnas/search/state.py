@@ -31,11 +31,14 @@ class SearchState:
     logbook: tools.Logbook = field(default_factory=tools.Logbook)
     stall: int = 0                           # generations in a row that evaluated nothing new
     elapsed_s: float = 0.0                   # wall time summed over all sessions of the run
-    status: str = "running"                  # running | complete | stalled | generations | failed
+    status: str = "running"                  # running | complete | stalled | generations | time | failed
     learner_states: dict = field(default_factory=dict)  # learner name -> its state_dict, at the last checkpoint
     best_index: int | None = None            # archive row with the highest fitness (first on ties)
     num_failed: int = 0
     dropped: dict = field(default_factory=dict)  # operator -> children the space could not key (never evaluated)
+    open: list | None = None                 # with several workers: the units asked and not yet told (packed)
+    cancelled: int = 0                       # evaluations in flight stopped at the time budget (never recorded)
+    arrived_rows: list = field(default_factory=list)  # results in but not yet told (journaled; not checkpointed)
     history: History = field(default_factory=lambda: History(str.split))
 
     @property
@@ -44,12 +47,14 @@ class SearchState:
         return len(self.archive)
 
     def add_evaluation(self, key: str, result: EvalResult, eval_time_s: float, elapsed_s: float,
-                       origin: str) -> None:
-        """Record one new evaluation in the cache and the archive, keeping the incumbent up to date."""
+                       origin: str, generation: int | None = None) -> None:
+        """Record one new evaluation in the cache and the archive, keeping the incumbent up to date;
+        ``generation``: the one that asked for it (default: the current one)."""
+        gen = self.generation if generation is None else generation
         self.cache[key] = result
-        self.archive.append(self.generation, key, result, eval_time_s, elapsed_s, origin)
+        self.archive.append(gen, key, result, eval_time_s, elapsed_s, origin)
         self._consider(len(self.archive) - 1)
-        self.history.append(key, result.fitness, bool(result.failed), self.generation, origin)
+        self.history.append(key, result.fitness, bool(result.failed), gen, origin)
 
     def _consider(self, i: int) -> None:
         r = self.archive.rows[i]
@@ -74,6 +79,7 @@ class SearchState:
             "logbook_header": self.logbook.header,
             "stall": self.stall, "elapsed_s": self.elapsed_s, "status": self.status,
             "learner_states": self.learner_states, "dropped": dict(self.dropped),
+            **({"open": self.open} if self.open else {}), **({"cancelled": self.cancelled} if self.cancelled else {}),
         }
 
     @classmethod
@@ -88,7 +94,8 @@ class SearchState:
         if learners is None:  # checkpoints before learners had names: the GPT's state was the method's
             learners = {"gpt": d["method_state"]} if d.get("method_state") else {}
         st = cls(generation=d["generation"], stall=d["stall"], elapsed_s=d["elapsed_s"], status=d["status"],
-                 learner_states=learners, history=History(parse, budget), dropped=dict(d.get("dropped", {})))
+                 learner_states=learners, history=History(parse, budget), dropped=dict(d.get("dropped", {})),
+                 open=d.get("open"), cancelled=d.get("cancelled", 0))
         st.population = None if d["population"] is None else unpack(d["population"])
         st.archive = Archive(rows[:d["num_rows"]], d["archive_attrs"])
         for i, r in enumerate(st.archive.rows):

@@ -104,6 +104,10 @@ class GPTNAS(Method):
     def learners(self):
         return [self.learner] if self.learner is not None else []
 
+    def steady(self) -> bool:
+        """The REA loop is steady-state; the paper's GA is generational."""
+        return self.g.loop == "rea"  # bound: the preset resolved for the space
+
     def register(self, toolbox) -> None:
         g = self.g
         self.loop.register(toolbox)
@@ -153,7 +157,7 @@ class GPTNAS(Method):
         h = self._history
         if not h or (self.g.local_revisit and h.generation - h[-1].generation <= self.population):
             return set()
-        return set(h.keys())
+        return h.proposed()
 
     def _background(self, cands: list):
         """``gpt.contrast`` × log g of each candidate token list (``TokenFrequencies`` of every evaluation so far,

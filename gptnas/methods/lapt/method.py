@@ -120,6 +120,7 @@ class LAPT(Method):
     """
 
     name = "lapt"
+    steady_state = True  # asked for a child whenever a worker is free
     sections = ("principles",)
     population: Optional[int] = None
     sample: Optional[int] = None
@@ -165,7 +166,7 @@ class LAPT(Method):
             toolbox.register("population", init_principled, space=self.refined, scores=scores, rng=self.rngs.py,
                              temperature=self.principles.temperature)
             toolbox.register("mutate", mut_principled, space=self.refined, scores=scores,
-                             evaluated=lambda: set(self._history.keys()) if self._history is not None else set(),
+                             evaluated=lambda: self._history.proposed() if self._history is not None else set(),
                              rng=self.rngs.py)
 
     def begin_generation(self, toolbox, history) -> None:

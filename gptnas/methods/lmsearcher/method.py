@@ -58,7 +58,7 @@ def codes_and_scores(space, history) -> tuple[list[str], list[float]]:
 def candidate_pool(space, history, size: int, rng: random.Random, source: str, local_share: float,
                    propose=None) -> list[list[int]]:
     """``size`` distinct unseen valid genomes of ``space`` (see the module docstring for the sources)."""
-    seen = set(history.keys())
+    seen = history.proposed()
     out, keys = [], set()
 
     def add(g) -> None:
@@ -101,6 +101,7 @@ class LMSearcher(Method):
     """The LM-Searcher loop. Args: rank (:class:`RankSettings` or a dict of its fields)."""
 
     name = "lmsearcher"
+    steady_state = True  # asked for a child whenever a worker is free
     sections = ("rank",)
     rank: RankSettings = field(default_factory=RankSettings)
 
@@ -192,6 +193,9 @@ class Prescreened(Method):
 
     def learners(self):
         return self.inner.learners() + [self.learner]
+
+    def steady(self) -> bool:
+        return self.inner.steady()
 
     def begin_generation(self, toolbox, history) -> None:
         self.inner.begin_generation(toolbox, history)

@@ -250,3 +250,12 @@ def test_the_readme_method_runs_on_four_workers(tmp_path):
                            env=env) for _ in range(2)]
     assert all(o.returncode == 0 for o in outs), outs[0].stderr[-2000:]
     assert outs[0].stdout == outs[1].stdout and outs[0].stdout.strip().endswith("complete")
+
+
+@pytest.mark.parametrize("method", ["rea", "gptnas", "ga"])
+def test_a_space_with_rules_gets_members_only_on_four_workers(method):
+    from helpers.constrained import evaluate, rare
+    r = gptnas.search(rare, evaluate, method=method, budget=40, seed=41, workers=4, parallel="simulated",
+                      progress=False)
+    assert r.status == "complete" and r.evaluations == 40
+    assert all(rare.is_valid(rare.parse(row["arch"])) and not row["failed"] for row in r.archive)

@@ -188,16 +188,22 @@ def test_the_seed_is_checked_before_the_search(tmp_path):
     assert r.status == "complete" and (tmp_path / "r/archive.h5").is_file()
 
 
-def test_a_truncated_checkpoint_resumes_from_the_journals_without_evaluating_again(tmp_path):
+def _killed_ga_run(tmp_path, name: str):
+    """A GA run on the slow space killed (-9) after 33 evaluations, beside its uninterrupted twin ``ref``; returns
+    (the run directory, the evaluator's environment, the architectures evaluated before the kill)."""
     env = {"SLOW_CALLS": str(tmp_path / "calls.txt"), "SLOW_SECONDS": "0"}
     args = ["--space", "tests.helpers.slow_space:space", "--fitness", "tests.helpers.slow_space:evaluate",
             "--method", "ga", "--population", "10", "--budget", "40", "--seed", "1"]
     assert cli(*args, "--out", str(tmp_path / "ref"), env=env).returncode == 0
     (tmp_path / "calls.txt").unlink()
-    killed = tmp_path / "killed"
-    r = cli(*args, "--out", str(killed), env={**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "33"})
+    run = tmp_path / name
+    r = cli(*args, "--out", str(run), env={**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "33"})
     assert r.returncode == -9
-    made = (tmp_path / "calls.txt").read_text().splitlines()
+    return run, env, (tmp_path / "calls.txt").read_text().splitlines()
+
+
+def test_a_truncated_checkpoint_resumes_from_the_journals_without_evaluating_again(tmp_path):
+    killed, env, made = _killed_ga_run(tmp_path, "killed")
     ck = killed / "checkpoint.pkl"
     ck.write_bytes(ck.read_bytes()[:50])  # torn by a disk error
     r = cli("--resume", str(killed), env=env)
@@ -214,14 +220,7 @@ def test_a_crash_while_the_journals_are_replayed_loses_nothing(tmp_path, monkeyp
     checkpoint must leave the ones not yet replayed journaled: the third session evaluates only what was never
     made, and the archive is the uninterrupted run's."""
     from gptnas.search import driver
-    env = {"SLOW_CALLS": str(tmp_path / "calls.txt"), "SLOW_SECONDS": "0"}
-    args = ["--space", "tests.helpers.slow_space:space", "--fitness", "tests.helpers.slow_space:evaluate",
-            "--method", "ga", "--population", "10", "--budget", "40", "--seed", "1"]
-    assert cli(*args, "--out", str(tmp_path / "ref"), env=env).returncode == 0
-    (tmp_path / "calls.txt").unlink()
-    run = tmp_path / "run"
-    assert cli(*args, "--out", str(run), env={**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "33"}).returncode == -9
-    made = (tmp_path / "calls.txt").read_text().splitlines()
+    run, env, made = _killed_ga_run(tmp_path, "run")
     (run / "checkpoint.pkl").write_bytes(b"torn")
     monkeypatch.setenv("SLOW_CALLS", env["SLOW_CALLS"])
     monkeypatch.setenv("SLOW_SECONDS", "0")

@@ -46,16 +46,14 @@ ORDERS = ("lag", "arrival")
 class Unit:
     """Children told to the method together: one child of a steady-state method, or a generation."""
 
-    seq: int                          # ask order
-    generation: int                   # the generation index its rows get
+    generation: int                   # its place in the ask order: the generation its rows get
     children: list
     keys: list                        # per child (None: dropped, not told)
     new: list = field(default_factory=list)     # keys this unit evaluates (budget, lag window)
     hit_only: bool = False            # every child answered from the cache when it was asked
-    submitted: set = field(default_factory=set)
 
     def pack(self, arrived: dict) -> dict:
-        return {"seq": self.seq, "generation": self.generation, "keys": self.keys, "new": self.new,
+        return {"generation": self.generation, "keys": self.keys, "new": self.new,
                 "hit_only": self.hit_only,
                 "children": [(list(c), c.origin, getattr(c, "parent_key", None)) for c in self.children],
                 "arrived": [k for k in self.new if k in arrived]}
@@ -68,7 +66,7 @@ class Unit:
             if parent is not None:
                 ind.parent_key = parent
             children.append(ind)
-        return cls(d["seq"], d["generation"], children, list(d["keys"]), list(d["new"]), d["hit_only"])
+        return cls(d["generation"], children, list(d["keys"]), list(d["new"]), d["hit_only"])
 
 
 class AsyncLoop:
@@ -220,7 +218,7 @@ class AsyncLoop:
 
     def add_unit(self, children: list) -> None:
         s, state = self.s, self.state
-        unit = Unit(state.generation, state.generation, children, [])
+        unit = Unit(state.generation, children, [])
         state.generation += 1
         keys = [s.key(c) for c in children]
         if any(k is s.NOKEY for k in keys):

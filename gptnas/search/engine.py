@@ -106,7 +106,7 @@ class Search:
         order, lag: with several workers, which results a proposal sees (:mod:`gptnas.search.asynchronous`).
     """
 
-    NOKEY = None  # set below: the key of a child the space cannot key
+    NOKEY = _NOKEY  # the key of a child the space cannot key
 
     def __init__(self, space, toolbox: base.Toolbox, method, budget: int, rngs: Rngs,
                  on_checkpoint: Optional[Callable[[SearchState], None]] = None, max_generations: Optional[int] = None,
@@ -236,7 +236,7 @@ class Search:
 
         Returns ``(individuals that have a fitness, number of new evaluations)``.
         """
-        cache, key_of = state.cache, self._key
+        cache, key_of = state.cache, self.key
         if len(individuals) == 1:  # REA's one child, most often a repeat: answered from the cache
             res = cache.get(key_of(individuals[0]))
             if res is not None:
@@ -296,9 +296,6 @@ class Search:
         return out, len(new)
 
     def key(self, ind):
-        return self._key(ind)
-
-    def _key(self, ind):
         """The child's canonical key, or :data:`_NOKEY` when the space cannot key it (a genome of the wrong shape)."""
         try:
             return self.space.key(ind)
@@ -338,5 +335,3 @@ class Search:
 
 
 
-
-Search.NOKEY = _NOKEY

@@ -43,8 +43,7 @@ def _config(dataset: str, epochs: int, seed: int, budget: int | None = None, **g
     cfg.train.epochs = epochs
     if budget:
         cfg.search.budget = budget
-    for k, v in gpt.items():
-        setattr(cfg.gpt, k, v)
+    cfg.sections["gptnas"] = dict(gpt)
     return validate(cfg)
 
 
@@ -90,7 +89,7 @@ def main(argv=None) -> int:
     cfg = _config(args.dataset, args.epochs, 0)
     space = get_space(cfg.space, cfg.space_options)
     t0 = time.time()
-    proposer = pretrained_layer_proposer(space, IMAGE_SHAPES[args.dataset][:3], cfg.gpt.layer_gpt)  # cached once
+    proposer = pretrained_layer_proposer(space, IMAGE_SHAPES[args.dataset][:3], cfg.sections["gptnas"]["layer_gpt"])  # cached once
     print(f"layer GPT ready in {time.time() - t0:.0f} s", flush=True)
 
     jobs = []

@@ -87,17 +87,25 @@ def build_rankers(jobs, data, cache) -> dict:
         if name != "lmsearcher" and "rank.prescreen" not in over or over.get("rank.ranker") == "random":
             continue
         cfg = validate(config(method, space, dataset, 10, 0, data, cache))
-        key = (space, dataset, json.dumps(cfg.rank.to_dict(), sort_keys=True))
+        rank = ranker_settings(cfg)
+        key = (space, dataset, json.dumps(rank.to_dict(), sort_keys=True))
         if key in done:
             continue
         done.add(key)
         ctx = SearchContext(get_space(space), Rngs(0), progress=False, dataset=dataset, fitness="benchmark", data=data,
-                            space_name=space, gpt_cache_dir=cache)
+                            space_name=space, cache_dir=cache)
         t0 = time.perf_counter()
-        r = builtin_ranker(cfg.rank, ctx, progress=False)
+        r = builtin_ranker(rank, ctx, progress=False)
         if not getattr(r, "loaded_from_cache", True):
             times[f"{space}:{dataset} {method}"] = (time.perf_counter() - t0, r.train_log[-1])
     return times
+
+
+def ranker_settings(cfg):
+    """The RankSettings of a validated config: the method's own section, or the pre-screening wrapper's."""
+    from gptnas.methods.lmsearcher.options import RankSettings
+    d = cfg.sections.get("lmsearcher") or cfg.sections.get("prescreened") or {}
+    return RankSettings.from_dict(d)
 
 
 def choice_time(data, cache) -> float:
@@ -112,8 +120,8 @@ def choice_time(data, cache) -> float:
     torch.set_num_threads(1)
     cfg = validate(config("lmsearcher", "nb201", "cifar100", 10, 0, data, cache))
     ctx = SearchContext(NB201Space(), Rngs(0), dataset="cifar100", fitness="benchmark", data=data,
-                        space_name="nb201", gpt_cache_dir=cache)
-    r = builtin_ranker(cfg.rank, ctx, progress=False)
+                        space_name="nb201", cache_dir=cache)
+    r = builtin_ranker(ranker_settings(cfg), ctx, progress=False)
     rng = random.Random(0)
     codes = ["".join(str(rng.randrange(5)) for _ in range(6)) for _ in range(110)]
     scores = [rng.random() for _ in codes]

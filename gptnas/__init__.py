@@ -13,17 +13,11 @@ The front door (pymoo-style, objects in, a result out)::
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    import importlib
-    if name in ("spaces", "methods", "search"):
-        return importlib.import_module(f"{__name__}.{name}")
-    if name == "resume":
-        from .search.api import resume
-        return resume
-    if name in ("SearchResult", "Best"):
-        from .search import api
-        return getattr(api, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from .core.objects import lazy_exports
+
+# spaces, methods, search and every other submodule are imported when named (the one lazy mechanism of the package)
+__getattr__, __dir__ = lazy_exports(__name__, {"resume": "search.api", "SearchResult": "search.api",
+                                               "Best": "search.api"}, globals())
 
 
 __all__ = ["__version__", "methods", "resume", "search", "spaces"]

@@ -2,9 +2,11 @@
 
 The tree maps names to objects and nothing more: ``space`` names a search space (a registered one, or your own as
 ``module:callable``), ``fitness`` an evaluator, ``search.method`` a method. Each object validates its own options —
-a method its options under ``search`` (population, sample, ...) and its own sections (``gpt`` for GPT-NAS), the
-training evaluator the ``train`` section — so :func:`validate` raises :class:`~gptnas.errors.ConfigError` with one
-line naming the bad value and what would be accepted, whoever owns it.
+a method those in the section named after it (``rea: {population: 20}``, ``gptnas: {preset: paper}``), a wrapper
+around it those in its own (``prescreened: {prescreen: 4}``), the training evaluator the ``train`` section — so
+:func:`validate` raises :class:`~gptnas.errors.ConfigError` with one line naming the bad value and what would be
+accepted, whoever owns it. This module names no method: it reads what it needs from the registered classes
+(:mod:`gptnas.methods.registry`), old keys included (``search.population``, ``gpt.*``: :func:`translate`).
 
 A value ``python:<name>`` records an object passed from Python (``gptnas.search(space, evaluate, ...)``): it
 cannot be re-imported, so a resume must be handed the object again.
@@ -12,6 +14,7 @@ cannot be re-imported, so a resume must be handed the object again.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +28,9 @@ from .core.objects import PREFIX, import_object, is_import_name
 from .datasets import DATASETS
 from .errors import ConfigError, ConfigTypeError, ConfigValueError
 from .lm.llm import LLMSettings
-from .methods.gptnas.options import GPTSettings
-from .methods.lapt.options import PrinciplesSettings
-from .methods.lmsearcher.options import RankSettings
+from .methods.registry import DEFAULT_METHOD, METHODS, WRAPPERS, get_method, get_wrapper, section_class
+
+log = logging.getLogger(__name__)
 
 #: Datasets for real networks (fitness "train" and the data-dependent proxies).
 IMAGE_DATASETS = tuple(DATASETS)
@@ -46,14 +49,14 @@ DEFAULT_SPACE_OPTIONS = {("macro", "digits"): {"width": 16}}
 
 class SearchConfig:
     """The ``search`` section: what the engine needs (``method``, ``budget``, ``generations``, ``stall_limit``,
-    ``max_failed_share``) plus the chosen method's options (``population``, ``sample``, ``cxpb``, ...), which the
-    method validates. ``SearchConfig(method="rea", budget=100, population=20)``; ``cfg.search.population`` reads an
-    option back (None when unset)."""
+    ``max_failed_share``, ``budget_time``, ``on_time``, ``order``, ``lag``). A method's options go in its own
+    section; given here (``SearchConfig(method="rea", population=20)``, ``search.population``, as before methods
+    had sections) they are moved there when the config is read."""
 
     ENGINE = ("method", "budget", "generations", "stall_limit", "max_failed_share", "budget_time", "on_time",
               "order", "lag")
 
-    def __init__(self, method: str = "gptnas", budget: Optional[int] = None, generations: Optional[int] = None,
+    def __init__(self, method: str = DEFAULT_METHOD, budget: Optional[int] = None, generations: Optional[int] = None,
                  stall_limit: int = 200, max_failed_share: float = 0.5, budget_time=None, on_time: str = "finish",
                  order: str = "lag", lag: Optional[int] = None, **options):
         self.method, self.budget, self.generations = method, budget, generations
@@ -68,10 +71,8 @@ class SearchConfig:
         options = self.__dict__.get("options", {})
         if name in options:
             return options[name]
-        from .methods import all_option_names
-        if name in all_option_names():
-            return None
-        raise AttributeError(f"search has no option {name!r}")
+        raise AttributeError(f"search has no key {name!r} (a method's options are in its own section: "
+                             f"cfg.sections[method])")
 
     def __setattr__(self, name: str, value) -> None:
         if name in self.ENGINE or name == "options":
@@ -135,20 +136,30 @@ class RunConfig:
     threads: int | None = None        # torch CPU threads in this process (None: 1, or torch's default when this
                                       #   process trains networks itself; evaluation workers get cores // workers)
     python_path: list = field(default_factory=list)  # folders that module:callable names were imported from
+    cache_dir: str | None = None      # pre-trained models (GPTs, rankers); default $GPTNAS_CACHE or ~/.cache/gptnas
     search: SearchConfig = field(default_factory=SearchConfig)
-    gpt: GPTSettings = field(default_factory=GPTSettings)
-    principles: PrinciplesSettings = field(default_factory=PrinciplesSettings)
-    rank: RankSettings = field(default_factory=RankSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     train: TrainConfig = field(default_factory=TrainConfig)
+    #: The method's options and any wrapper's, each a mapping under its name (``{"rea": {"population": 20}}``);
+    #: written at the top of the tree beside the others.
+    sections: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if f.name == "sections":
+                d.update({k: dict(sec) for k, sec in v.items()})
+                continue
             d[f.name] = v.to_dict() if isinstance(v, SearchConfig) else \
                 dataclasses.asdict(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, list) else v)
         return d
+
+    @property
+    def method_options(self) -> dict:
+        """The options of the run's method (its section; empty before :func:`validate`)."""
+        name = self.search.method
+        return self.sections.get(name[len(PREFIX):] if is_object(name) else name, {})
 
     @property
     def fitness_kind(self) -> str:
@@ -157,45 +168,120 @@ class RunConfig:
         return "proxy" if f.startswith("proxy:") else f if f in ("benchmark", "train") else "custom"
 
 
-#: Sections of the tree and the class that reads each.
-_SECTIONS = {"search": SearchConfig, "gpt": GPTSettings, "principles": PrinciplesSettings, "rank": RankSettings,
-             "llm": LLMSettings, "train": TrainConfig}
-SECTIONS = tuple(_SECTIONS)  #: the keys of the tree that hold sections (mappings of their own keys)
+#: Sections of the tree the framework reads itself (each method's and wrapper's are theirs: ``RunConfig.sections``).
+_SECTIONS = {"search": SearchConfig, "llm": LLMSettings, "train": TrainConfig}
+SECTIONS = tuple(_SECTIONS)
+_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name != "sections")
+#: Framework keys that moved: old dotted key -> new.
+MOVED = {"gpt.cache_dir": "cache_dir"}
 
 
-def from_dict(d: dict[str, Any]) -> RunConfig:
+def _classes():
+    return [get_method(n) for n in METHODS], [get_wrapper(n) for n in WRAPPERS]
+
+
+def translate(d: dict) -> tuple[dict, set]:
+    """A config tree in today's shape from one that may use older keys: a method's options under ``search``
+    (``search.population``), sections named before they were the methods' (``gpt``, ``principles``, ``rank``),
+    renamed options (``search.rea_batch``). Each old key goes to the first class that answers to it (its
+    ``aliases``): the run's method, then the wrappers; a key only another method answers to is left out (an older
+    run's config.yaml holds every method's section). Returns ``(tree, names of the classes that got keys from an
+    old section)``. An explicit key in the new place wins over its old name."""
+    d = dict(d)
+    search = d.get("search")
+    method = (search or {}).get("method") if isinstance(search, dict) else None
+    method = method if isinstance(method, str) else DEFAULT_METHOD
+    methods, wrappers = _classes()
+    running = [c for c in methods if c.name == method]
+    old: list[tuple[str, str, object]] = []
+    if isinstance(search, dict):
+        search = dict(search)
+        for k in [k for k in search if k not in SearchConfig.ENGINE]:
+            old.append(("search", k, search.pop(k)))
+        d["search"] = search
+    for sec in [k for k in d if k not in _FIELDS and section_class(k) is None and isinstance(d[k], dict)]:
+        if method.startswith(PREFIX) and sec == method[len(PREFIX):]:
+            continue  # a method object's own section
+        old += [(sec, k, v) for k, v in d.pop(sec).items()]
+    via_old = set()
+    for sec, key, value in old:
+        moved = MOVED.get(f"{sec}.{key}")
+        if moved:
+            d.setdefault(moved, value)
+            continue
+        owner = next(((c, t) for c in running + wrappers + methods for t in [alias_for(c, sec, key)] if t), None)
+        if owner is None:
+            valid = sorted(set(SearchConfig.ENGINE) | {o for c in methods for o in c.option_names()}) \
+                if sec == "search" else None
+            raise ConfigError(f"unknown config key '{sec}.{key}'" + (f": valid keys are {', '.join(valid)}"
+                                                                      if valid else ""))
+        cls, target = owner
+        if cls in running or cls in wrappers:
+            section = d.setdefault(cls.name, {})
+            if isinstance(section, dict):
+                section.setdefault(target, value)
+                if sec != "search":
+                    via_old.add(cls.name)
+        else:
+            log.debug("%s.%s is an option of %s, which this run does not use: left out", sec, key, cls.name)
+    return d, via_old
+
+
+def is_section(name: str) -> bool:
+    """Whether ``name`` is a section of the tree: the framework's, a method's or wrapper's, or an older name of one
+    (``gpt``)."""
+    if name in _SECTIONS or section_class(name) is not None:
+        return True
+    methods, wrappers = _classes()
+    return any(a.startswith(f"{name}.") for c in methods + wrappers for a in c.aliases)
+
+
+def alias_for(cls, section: str, key: str):
+    """The option of ``cls`` that old key ``section.key`` names, or None."""
+    names = cls.option_names()
+    if f"{section}.{key}" in cls.aliases:
+        return cls.aliases[f"{section}.{key}"]
+    if (section == "search" or f"{section}.*" in cls.aliases) and key in names:
+        return key
+    return None
+
+
+def from_dict(d: dict[str, Any], _recorded: bool = False) -> RunConfig:
     """Build a config from nested plain data (e.g. YAML), rejecting unknown keys by name."""
     if not isinstance(d, dict):
         raise ConfigError(f"a run configuration must be a mapping, got {type(d).__name__}")
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
-    kwargs = {}
-    for k, v in (d or {}).items():
-        if k not in fields:
-            raise ConfigError(f"unknown config key {k!r}: valid keys are {', '.join(fields)}")
-        kwargs[k] = make_section(k, v) if k in _SECTIONS else v
-    return RunConfig(**kwargs)
-
-
-#: Keys a run's ``config.yaml`` lacks when it was written before they existed, with the value that keeps the run's
-#: behaviour when it is resumed or read again (a new run takes the current default). Section -> key -> value.
-RECORDED_BEFORE = {"gpt": {"local_revisit": False, "mix_stall": None, "mix_stall_draw": "uniform", "contrast": 0.0}}
+    d, via_old = translate(d)
+    kwargs, sections = {}, {}
+    method = (d.get("search") or {}).get("method") if isinstance(d.get("search"), dict) else None
+    own = method[len(PREFIX):] if is_object(method) else None
+    for k, v in d.items():
+        if k in _FIELDS:
+            kwargs[k] = make_section(k, v) if k in _SECTIONS else v
+        elif section_class(k) is not None or k == own:
+            if v is not None and not isinstance(v, dict):
+                raise ConfigTypeError(f"config section {k} must be a mapping of its keys, got {type(v).__name__} "
+                                      f"{v!r:.60}")
+            sections[k] = dict(v or {})
+        else:
+            valid = sorted(set(_FIELDS) | set(METHODS) | set(WRAPPERS))
+            raise ConfigError(f"unknown config key {k!r}: valid keys are {', '.join(valid)}")
+    if _recorded:  # keys added since the run was recorded: the values it had then
+        for name in via_old:
+            for key, value in section_class(name).recorded_before.items():
+                sections[name].setdefault(key, value)
+    return RunConfig(**kwargs, sections=sections)
 
 
 def from_recorded(d: dict[str, Any]) -> RunConfig:
-    """:func:`from_dict` of a run directory's recorded config: keys added since it was written take the value the run
-    had then (:data:`RECORDED_BEFORE`), so resuming an older run reproduces it."""
-    if isinstance(d, dict):
-        d = dict(d)
-        for sec, keys in RECORDED_BEFORE.items():
-            if isinstance(d.get(sec), dict):
-                d[sec] = {**keys, **d[sec]}
-    return from_dict(d)
+    """:func:`from_dict` of a run directory's recorded config: options added since it was written take the value
+    the run had then (each method's ``recorded_before``), so resuming an older run reproduces it."""
+    return from_dict(d, _recorded=True)
 
 
 #: Keys whose recorded value may differ on resume without changing what the run computes: where it runs and where
 #: its files are (a moved folder, another machine, another LLM endpoint of the same model).
 RESUMABLE_CHANGES = frozenset({
-    "out", "workers", "parallel", "ray_address", "gpus_per_task", "threads", "python_path", "data",
+    "out", "workers", "parallel", "ray_address", "gpus_per_task", "threads", "python_path", "data", "cache_dir",
     "train.device", "train.num_workers", "train.data_root", "gpt.cache_dir",
     "llm.url", "llm.timeout_s", "llm.retries", "llm.backoff_s", "llm.deadline_s"})
 #: What ``--resume`` (and ``gptnas.resume``) may be given: a larger budget, and where the evaluations run.
@@ -224,29 +310,17 @@ def changed_keys(started: dict, now: dict, ignore=RESUMABLE_CHANGES) -> list[tup
 
 
 def make_section(name: str, v):
-    """The object of config section ``name`` (``search``, ``gpt``, ``train``) from plain data."""
+    """The object of framework config section ``name`` (``search``, ``llm``, ``train``) from plain data."""
     if v is None:
         v = {}
+    if dataclasses.is_dataclass(v) and not isinstance(v, type) or isinstance(v, SearchConfig):
+        return v
     if not isinstance(v, dict):
         raise ConfigTypeError(f"config section {name} must be a mapping of its keys, got {type(v).__name__} "
                               f"{v!r:.60}")
     if name == "search":
-        from .methods import all_option_names, loaded_option_names
-        # the loaded methods' names first: importing every method would import torch (2 s) for a typo check
-        bad = sorted(set(v) - set(SearchConfig.ENGINE) - loaded_option_names())
-        if bad:
-            valid = set(SearchConfig.ENGINE) | all_option_names()
-            bad = sorted(set(v) - valid)
-        if bad:
-            raise ConfigError(f"unknown config key 'search.{bad[0]}': valid keys are {', '.join(sorted(valid))}")
         return SearchConfig(**v)
-    if name == "gpt":
-        return GPTSettings.from_dict(v)
-    if name == "principles":
-        return PrinciplesSettings.from_dict(v)
-    if name == "rank":
-        return RankSettings.from_dict(v)
-    cls = LLMSettings if name == "llm" else TrainConfig
+    cls = _SECTIONS[name]
     names = {f.name for f in dataclasses.fields(cls)}
     bad = sorted(set(v) - names)
     if bad:
@@ -290,7 +364,7 @@ def set_dotted(d: dict, dotted: str, value) -> None:
 
 
 #: Top-level keys that hold text (a name or a path), and the ones that hold whole numbers.
-_TEXT_KEYS = ("space", "dataset", "fitness", "data", "out", "parallel", "ray_address")
+_TEXT_KEYS = ("space", "dataset", "fitness", "data", "out", "parallel", "ray_address", "cache_dir")
 
 
 def check_types(cfg: RunConfig) -> None:
@@ -343,10 +417,14 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     ``space`` / ``evaluate`` / ``method``: objects passed from Python, which ``cfg.space`` / ``cfg.fitness`` /
     ``cfg.search.method`` stand for (a method object has validated its own options).
     """
-    from .methods import get_method
-
     check_types(cfg)
     s = cfg.search
+    if s.options:  # SearchConfig(method="rea", population=20): the options go to the method's section
+        tree, _ = translate({"search": {"method": s.method, **s.options}})
+        s.options = {}
+        for name, section in tree.items():
+            if name != "search":
+                cfg.sections[name] = {**section, **cfg.sections.get(name, {})}
     if space is not None and not is_object(cfg.space):
         cfg.space = PREFIX + str(getattr(space, "name", type(space).__name__))
     if evaluate is not None and not is_object(cfg.fitness):
@@ -444,67 +522,77 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
                           f"cancel, got {s.on_time!r}")
     if s.lag is not None:
         _positive_int("search.lag", s.lag)
-    if cfg.gpt.transfer_from is not None and cfg.gpt.transfer_from == cfg.dataset:
-        raise ConfigError(f"--transfer-from {cfg.gpt.transfer_from} is the target dataset itself: transfer must come "
-                          "from another task (e.g. --transfer-from cifar10 while searching imagenet16-120)")
-    cfg.gpt.validate()  # also when another method runs: a bad value is reported, never silently kept
-    cfg.principles.validate()
-    cfg.rank.validate()
     cfg.llm.validate()
-    for src in cfg.principles.sources:
-        if src == cfg.dataset:
-            raise ConfigError(f"--principles-from {src} is the target itself: principles must come from another "
-                              "task (e.g. --principles-from cifar100 while searching cifar10)")
-    # The method validates its own options; the resolved ones are what config.yaml records.
+    # The method (and the wrappers its config asks for) validates its own options; the resolved ones are what
+    # config.yaml records.
     if method is not None:
-        s.method = method.name if method.name in _registered() else PREFIX + method.name
-        s.options = {}
+        base = method.base_name
+        s.method = base if base in METHODS and type(_innermost(method)) is get_method(base) else PREFIX + base
     elif is_object(s.method):
         raise ConfigError(f"this run used a method object ({s.method[len(PREFIX):]}): resume it with "
                           "gptnas.resume(DIR, method=...)")
-    else:
-        method = build_method(cfg, get_method(s.method))
-    s.options = {**{k: v for k, v in s.options.items() if k not in method.option_names()},
-                 **method.config_options()}
-    for name, value in method.config_sections().items():
-        setattr(cfg, name, make_section(name, value))
+    built = build_method(cfg, method)
+    built.check_target(cfg.dataset)
+    recorded = built.config_sections()
+    for name in set(cfg.sections) - set(recorded):
+        cls = section_class(name)
+        if cls is not None and cls in (get_method(n) for n in METHODS):
+            log.warning("config section %s holds options of method %s, which this run does not use (--method %s): "
+                        "ignored", name, name, built.base_name)
+    cfg.sections = recorded
     return cfg
 
 
-def _registered():
-    from .methods import METHODS
-    return METHODS
+def _innermost(method):
+    while getattr(method, "inner", None) is not None:
+        method = method.inner
+    return method
 
 
-def build_method(cfg: RunConfig, cls=None):
-    """The method object ``cfg.search`` describes (its options validated by the method)."""
-    from .methods import get_method
-    cls = cls or get_method(cfg.search.method)
-    sections = {name: dataclasses.asdict(getattr(cfg, name)) for name in cls.sections}
-    return cls.from_config(cfg.search.options, sections)
+def build_method(cfg: RunConfig, method=None):
+    """The method object ``cfg`` describes: ``method`` (an object), or the class ``search.method`` names built from
+    its section; inside every wrapper whose section asks for one (``prescreened: {prescreen: 4}``) and that it does
+    not already hold."""
+    if method is None:
+        name = cfg.search.method
+        method = get_method(name).from_section(cfg.sections.get(name))
+    have = set(method.config_sections())
+    for name in WRAPPERS:
+        section = cfg.sections.get(name)
+        cls = get_wrapper(name)
+        if name not in have and section is not None and cls.active(section):
+            method = cls.from_section(section, inner=method)
+    return method
 
 
 def resolve_paths(cfg: RunConfig, base: str | os.PathLike | None = None) -> RunConfig:
     """Make the run's relative paths absolute (against ``base``, default the working directory), so that a resume
-    from another folder reads the same files: ``data``, ``out``, ``train.data_root``, ``gpt.cache_dir``, and
-    ``gpt.transfer_from`` when it names a folder."""
+    from another folder reads the same files: ``data``, ``out``, ``cache_dir``, ``train.data_root``, ``llm.replay``,
+    and the options each method or wrapper declares as paths (its ``paths``: a ``"file"`` always, a ``"folder"``
+    when it names one — a transfer source may be a dataset's name)."""
     base = Path(base or os.getcwd())
 
     def absolute(p):
         return p if p is None or Path(p).expanduser().is_absolute() else str((base / p).resolve())
 
-    cfg.data, cfg.out = absolute(cfg.data), absolute(cfg.out)
-    cfg.train.data_root, cfg.gpt.cache_dir = absolute(cfg.train.data_root), absolute(cfg.gpt.cache_dir)
-    src = cfg.gpt.transfer_from
-    if src is not None and (base / src).is_dir():
-        cfg.gpt.transfer_from = absolute(src)
-    p = cfg.principles
-    if p.sources:
-        p.source = [absolute(s) if (base / s).is_dir() else s for s in p.sources]
-    p.file = absolute(p.file)
-    r = cfg.rank
-    if r.sources:
-        r.source = [absolute(s) if (base / s).is_dir() else s for s in r.sources]
+    def folder(p):
+        return absolute(p) if isinstance(p, str) and (base / p).is_dir() else p
+
+    cfg.data, cfg.out, cfg.cache_dir = absolute(cfg.data), absolute(cfg.out), absolute(cfg.cache_dir)
+    cfg.train.data_root = absolute(cfg.train.data_root)
+    for name, section in cfg.sections.items():
+        cls = section_class(name)
+        for option, kind in (cls.paths if cls is not None else {}).items():
+            v = section.get(option)
+            if v is None:
+                continue
+            if kind == "file":
+                section[option] = absolute(v)
+            elif isinstance(v, list) or (isinstance(v, str) and "," in v):
+                items = v if isinstance(v, list) else [x.strip() for x in v.split(",") if x.strip()]
+                section[option] = [folder(x) for x in items]
+            else:
+                section[option] = folder(v)
     cfg.llm.replay = absolute(cfg.llm.replay)
     cfg.python_path = [absolute(p) for p in cfg.python_path]
     return cfg

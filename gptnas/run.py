@@ -21,17 +21,27 @@ import yaml
 from .config import RESUME_OVERRIDES, SECTIONS, from_dict, load_yaml, set_dotted, validate
 from .errors import ConfigError, GptnasError
 
-# flag -> dotted config key
+# flag -> dotted config key (the framework's; each method and wrapper brings its own: method_flags)
 _FLAGS = {
     "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
-    "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads", "method": "search.method", "budget": "search.budget",
-    "budget_time": "search.budget_time", "order": "search.order",
-    "population": "search.population", "epochs": "train.epochs", "device": "train.device",
-    "dataset_dir": "train.data_root", "transfer_from": "gpt.transfer_from", "preset": "gpt.preset", "sample": "search.sample", "generations": "search.generations",
-    "principles": "principles.extractor", "principles_from": "principles.source", "principles_file": "principles.file",
+    "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads",
+    "method": "search.method", "budget": "search.budget", "budget_time": "search.budget_time",
+    "order": "search.order", "generations": "search.generations", "epochs": "train.epochs",
+    "device": "train.device", "dataset_dir": "train.data_root",
     "llm_url": "llm.url", "llm_model": "llm.model", "llm_replay": "llm.replay",
-    "ranker": "rank.ranker", "rank_from": "rank.source",
 }
+
+
+def method_flags() -> dict:
+    """``dest -> (flag, [(class, option), ...])`` for every flag a registered method or wrapper owns, methods
+    first (a flag several own sets the run's method's option; a wrapper's wraps a method that has none)."""
+    from .methods.registry import all_classes
+    out: dict = {}
+    for cls in all_classes():
+        for f in cls.flags:
+            dest = f.flag.lstrip("-").replace("-", "_")
+            out.setdefault(dest, (f, []))[1].append((cls, f.option))
+    return out
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,24 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      "module:callable (your own: a function arch -> fitness, or a class)")
     p.add_argument("--data", metavar="PATH",
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
-    p.add_argument("--method", help="gptnas (default) | random | rea | ga | lapt (design-principle transfer) | "
-                                    "lmsearcher (NAS as ranking)")
-    p.add_argument("--preset", metavar="NAME",
-                   help="gptnas: named settings — local (regularised evolution with the GPT's adaptive local move; "
-                        "the token GPT's default) | paper (GPT-NAS as published: GA, r = 0.4 decaying, to reproduce "
-                        "its tables; the block-chain space's default)")
-    p.add_argument("--transfer-from", dest="transfer_from", metavar="SOURCE",
-                   help="gptnas: fine-tune the GPT on the best architectures of another dataset (or a run dir)")
-    p.add_argument("--principles-from", dest="principles_from", metavar="SOURCE[,SOURCE]",
-                   help="learn design principles from another dataset/task of the table or a run dir; lapt adapts "
-                        "them, any other method searches the space they refine")
-    p.add_argument("--principles", help="how principles are learned: stats (default) | gpt | llm | frequency")
-    p.add_argument("--principles-file", dest="principles_file", metavar="FILE",
-                   help="principles written by hand or exported (python -m gptnas.principles export RUN)")
-    p.add_argument("--ranker", help="lmsearcher / rank.prescreen: builtin (default) | llm | random")
-    p.add_argument("--rank-from", dest="rank_from", metavar="SOURCE[,SOURCE]",
-                   help="tables' datasets/tasks (nb201:cifar10, tnb101:jigsaw) or run dirs the built-in ranker "
-                        "trains on (default: every table but the target's own task)")
+    from .methods.registry import DEFAULT_METHOD, METHODS
+    p.add_argument("--method", help=f"{' | '.join(METHODS)} (default {DEFAULT_METHOD}; each method's options are "
+                                    "in its config section, e.g. --set rea.population=20)")
+    for dest, (flag, owners) in method_flags().items():
+        names = ", ".join(dict.fromkeys(cls.name for cls, _ in owners))
+        p.add_argument(flag.flag, dest=dest, type=flag.type, metavar=flag.metavar, help=f"{names}: {flag.help}")
     p.add_argument("--llm-url", dest="llm_url", metavar="URL",
                    help="OpenAI-compatible server (default $OPENAI_BASE_URL), e.g. http://localhost:8000/v1; the key "
                         "comes from $OPENAI_API_KEY")
@@ -86,8 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "finish (--set search.on_time=cancel stops them)")
     p.add_argument("--order", help="with --workers > 1: lag (default: the same result whatever the timing) | "
                                    "arrival (each result told as it comes; a resume replays the recorded order)")
-    p.add_argument("--population", type=int, help="population size (method default if omitted)")
-    p.add_argument("--sample", type=int, help="REA sample (tournament) size")
     p.add_argument("--generations", type=int, help="optional cap on generations")
     p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int, help="evaluation processes (1 = serial)")
@@ -127,12 +123,39 @@ def parse_set(item: str) -> tuple[str, object]:
     return k, value
 
 
+def route_method_flags(args, d: dict) -> None:
+    """Put each method flag given into the section of its owner: the run's method when it has the flag, else the
+    wrapper that has it (which then wraps the method); one line when neither has it."""
+    from .methods.registry import DEFAULT_METHOD, WRAPPERS
+    method = (d.get("search") or {}).get("method") or DEFAULT_METHOD
+    wrapped = {}
+    for dest, (flag, owners) in method_flags().items():
+        v = getattr(args, dest, None)
+        if v is None:
+            continue
+        owner = next(((c, o) for c, o in owners if c.name == method), None) or \
+            next(((c, o) for c, o in owners if c.name in WRAPPERS), None)
+        if owner is None:
+            names = ", ".join(dict.fromkeys(c.name for c, _ in owners))
+            raise ConfigError(f"{flag.flag} is an option of {names}, and --method {method} has none: choose one "
+                              f"of those methods, or leave {flag.flag} out")
+        cls, option = owner
+        set_dotted(d, f"{cls.name}.{option}", v)
+        if cls.name in WRAPPERS:
+            wrapped.setdefault(cls, []).append(flag.flag)
+    for cls, given in wrapped.items():
+        if not cls.active(d.get(cls.name) or {}):
+            raise ConfigError(f"{', '.join(given)} with --method {method} needs {cls.switch} (what turns on "
+                              f"{cls.name}), or a method that has {given[0]}")
+
+
 def config_from_args(args):
     d = load_yaml(args.config) if args.config else {}
     for flag, key in _FLAGS.items():
         v = getattr(args, flag)
         if v is not None:
             set_dotted(d, key, v)
+    route_method_flags(args, d)
     for item in args.set:
         set_dotted(d, *parse_set(item))
     cfg = validate(from_dict(d))
@@ -159,6 +182,11 @@ def resume_overrides(args) -> dict:
     if args.overwrite:
         raise ConfigError("--overwrite starts a new run and --resume continues one: give one of them")
     out = {}
+    for dest, (flag, _) in method_flags().items():
+        if getattr(args, dest, None) is not None:
+            raise ConfigError(f"{flag.flag} cannot change when resuming (the run's config.yaml fixes it): "
+                              "--resume takes --budget, --budget-time, --workers, --parallel, --ray-address and "
+                              "--threads; start a new run with --out for other settings")
     for flag, key in _FLAGS.items():
         v = getattr(args, flag)
         if v is None:

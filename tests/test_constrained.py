@@ -49,7 +49,7 @@ def _kwargs(name: str, source: str, cache: str) -> dict:
         kw["rank"]["source"] = source
     if name == "gptnas+transfer":
         kw["gpt"]["transfer_from"] = source
-    kw.setdefault("gpt", {})["cache_dir"] = cache
+    kw["cache_dir"] = cache
     return {"method": method, **kw}
 
 

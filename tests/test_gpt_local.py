@@ -301,7 +301,7 @@ def test_cli_preset_flag_sets_gpt_preset(tmp_path, nb201_dir):
                           "--method", "gptnas", "--preset", "paper", "--budget", "12", "--out", str(out),
                           "--set", "gpt.enabled=false", "--no-progress", "-q"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert yaml.safe_load((out / "config.yaml").read_text())["gpt"]["preset"] == "paper"
+    assert yaml.safe_load((out / "config.yaml").read_text())["gptnas"]["preset"] == "paper"
     bad = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--data", str(nb201_dir),
                           "--preset", "quick", "--budget", "12", "--out", str(tmp_path / "b")],
                          capture_output=True, text=True)
@@ -415,7 +415,7 @@ def test_mix_options_are_validated_recorded_and_reach_the_operator_mix(tmp_path,
                         out=tmp_path / "run")
     assert res.status == "complete"
     import yaml
-    g = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]
+    g = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gptnas"]
     assert (g["mix_floor"], g["mix_stall"], g["mix_credit"]) == (1.0, 40, "best")
     assert [(m.floor, m.stall, m.credit) for m in built] == [(1.0, 40, "best")]
 
@@ -456,7 +456,7 @@ def test_local_revisit_is_validated_and_recorded(tmp_path):
     gptnas.search(space, lambda a: float(sum(a)), method="gptnas", budget=12, progress=False,
                   gpt={"local_revisit": True, "pretrain": {"train": {"epochs": 1}}}, out=tmp_path / "run")
     import yaml
-    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gpt"]["local_revisit"] is True
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["gptnas"]["local_revisit"] is True
 
 
 def test_a_run_recorded_before_the_revisit_keys_resumes_as_it_was_run(tmp_path):
@@ -466,14 +466,15 @@ def test_a_run_recorded_before_the_revisit_keys_resumes_as_it_was_run(tmp_path):
     space = CategoricalSequenceSpace([["a", "b", "c"]] * 4, name="four")
     kw = dict(method="gptnas", budget=12, progress=False, gpt={"pretrain": {"train": {"epochs": 1}}})
     new = gptnas.search(space, lambda a: float(sum(a)), out=tmp_path / "run", **kw)
-    g = new.config.gpt
-    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw, g.contrast) == (False, 30, "classic", 1.0)
+    g = new.config.sections["gptnas"]
+    assert [g[k] for k in ("local_revisit", "mix_stall", "mix_stall_draw", "contrast")] == [False, 30, "classic", 1.0]
     path = tmp_path / "run" / "config.yaml"
     d = yaml.safe_load(path.read_text())
+    d["gpt"] = d.pop("gptnas")  # the section's name then
     for k in ("local_revisit", "mix_stall", "mix_stall_draw", "contrast"):
         del d["gpt"][k]
     path.write_text(yaml.safe_dump(d, sort_keys=False))
     (tmp_path / "run" / ".config.json").unlink()  # nor did such a run record how it started
     old = gptnas.resume(tmp_path / "run", space=space, evaluate=lambda a: float(sum(a)), progress=False)
-    g = old.config.gpt
-    assert (g.local_revisit, g.mix_stall, g.mix_stall_draw, g.contrast) == (False, None, "uniform", 0.0)
+    g = old.config.sections["gptnas"]
+    assert [g[k] for k in ("local_revisit", "mix_stall", "mix_stall_draw", "contrast")] == [False, None, "uniform", 0.0]

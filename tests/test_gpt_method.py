@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from gptnas.config import GPTSettings, RunConfig, SearchConfig
+from gptnas.config import RunConfig, SearchConfig
 from gptnas.search.driver import run_in_memory
 
 TINY = {"model": {"n_embd": 32}, "corpus": {"n": 3000}, "train": {"epochs": 1}}
@@ -22,8 +22,8 @@ def cache(tmp_path_factory):
 
 def gcfg(nb201_dir, cache, dataset="cifar10", budget=40, seed=0, **gpt):
     return RunConfig(space="nb201", dataset=dataset, data=str(nb201_dir), seed=seed,
-                     search=SearchConfig(method="gptnas", budget=budget, population=10),
-                     gpt=GPTSettings(pretrain=TINY, cache_dir=cache, **gpt))
+                     search=SearchConfig(method="gptnas", budget=budget), cache_dir=cache,
+                     sections={"gptnas": {"population": 10, "pretrain": TINY, **gpt}})
 
 
 @pytest.mark.parametrize("preset,origin", [("local", "gpt-local"), ("paper", "gpt")])

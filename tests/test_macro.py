@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gptnas.config import GPTSettings, RunConfig, SearchConfig
+from gptnas.config import RunConfig, SearchConfig
 from gptnas.encodings.layers import decode, encode, trace_layers
 from gptnas.evaluators.base import EvalResult, Evaluator
 from gptnas.methods.gptnas.layer_proposer import LayerGPTProposer, chain_tokens, pretrained_layer_proposer
@@ -172,8 +172,8 @@ class BlockCount(Evaluator):
 
 def mcfg(cache, **gpt):
     return RunConfig(space="macro", space_options={"width": 8}, dataset="digits", fitness="train", seed=3,
-                     search=SearchConfig(method="gptnas", budget=30, population=10),
-                     gpt=GPTSettings(layer_gpt=TINY, cache_dir=cache, **gpt))
+                     search=SearchConfig(method="gptnas", budget=30), cache_dir=cache,
+                     sections={"gptnas": {"population": 10, "layer_gpt": TINY, **gpt}})
 
 
 def test_gptnas_on_the_chain_space_uses_the_layer_gpt_and_the_switch_turns_it_off(cache, proposer):
@@ -227,9 +227,10 @@ def test_final_training_of_an_empty_run_is_a_clear_error(tmp_path):
 def test_paper_configs_are_valid(path):
     from gptnas.config import from_dict, load_yaml, validate
     cfg = validate(from_dict(load_yaml(path)))
-    assert cfg.space == "macro" and cfg.search.population == 30 and cfg.search.generations == 20
-    assert (cfg.search.cxpb, cfg.search.mutpb) == (0.9, 0.3)
-    assert cfg.gpt.enabled == ("without" not in path.name)
+    o = cfg.method_options
+    assert cfg.space == "macro" and o["population"] == 30 and cfg.search.generations == 20
+    assert (o["cxpb"], o["mutpb"]) == (0.9, 0.3)
+    assert o["enabled"] == ("without" not in path.name)
 
 
 def test_weight_inheritance_trains_only_new_blocks_or_only_batchnorm(tmp_path):

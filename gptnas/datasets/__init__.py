@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple, Optional, Union
 
+from ..core.objects import lazy_exports
 from ..errors import ConfigError
 
 class DatasetInfo(NamedTuple):
@@ -131,12 +132,8 @@ def load_dataset(name: str, root: Union[str, os.PathLike, None] = None, val_frac
 _SPLITS_NAMES = ("Size", "Splits", "make_splits", "random_crop_flip")
 
 
-def __getattr__(name: str):
-    # torch is imported only when splits are needed: the registry above is read by config validation
-    if name in _SPLITS_NAMES:
-        from . import splits
-        return getattr(splits, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# torch is imported only when splits are needed: the registry above is read by config validation
+__getattr__, __dir__ = lazy_exports(__name__, {n: "splits" for n in _SPLITS_NAMES}, globals())
 
 
 def input_shape(name: str) -> tuple[int, int, int]:

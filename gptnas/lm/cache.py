@@ -123,3 +123,16 @@ def store_entry(final: Path, write: Callable[[Path], None], marker: str) -> None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def token_proposer(space: SearchSpace, pretrain: dict | None, cache_dir=None, progress: bool = True,
+                   key: str = "pretrain"):
+    """The pre-trained token GPT of ``space`` for a method's ``pretrain`` option (overrides of
+    :class:`PretrainSettings`: ``{model: {...}, corpus: {...}, train: {...}}``), from the cache; a bad setting is a
+    one-line :class:`~gptnas.errors.ConfigError` naming ``key``."""
+    from ..errors import ConfigError
+    try:
+        settings = PretrainSettings.from_dict(pretrain or {})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"bad {key} settings: {e}") from None
+    return pretrained_proposer(space, settings, cache_dir=cache_dir, progress=progress)

@@ -1,44 +1,23 @@
 """Search methods, each whole in a room of its own, on one engine:
 
-- :mod:`.base`: what a method is (options with validated defaults, the generation hooks, learners);
-- the loops: :mod:`.random_search` (:class:`RandomSearch`), :mod:`.rea` (:class:`REA`), :mod:`.ga` (:class:`GA`);
+- :mod:`.base`: what a method is (options with validated defaults, ask/tell hooks, learners) and a
+  :class:`Wrapper` (a method modifying another one);
+- :mod:`.registry`: names → classes, the one list of methods;
+- the classic loops, which other methods build on: :mod:`.random_search` (:class:`RandomSearch`), :mod:`.rea`
+  (:class:`REA`), :mod:`.ga` (:class:`GA`);
 - :mod:`.gptnas`: GPT-NAS (:class:`GPTNAS`), the GPT proposal operator inside an evolutionary loop;
-- :mod:`.lapt`: LAPT (:class:`LAPT`), design principles from a source task refining the new task's space;
-- :mod:`.lmsearcher`: LM-Searcher (:class:`LMSearcher`), NAS as ranking a pool of candidates given the history;
+- :mod:`.lapt`: LAPT (:class:`LAPT`), design principles from a source task refining the new task's space, and
+  :class:`Principled` (any method in the space the principles refine);
+- :mod:`.lmsearcher`: LM-Searcher (:class:`LMSearcher`), NAS as ranking, and :class:`Prescreened` (any method's
+  children pre-screened by the ranker);
 - :mod:`.sources`: source tasks for transfer, shared by the methods that transfer.
-
-``METHODS`` maps ``--method`` names to classes; ``"module:Class"`` entries are imported on first use (GPT-NAS pulls
-in torch and transformers).
 """
 from __future__ import annotations
 
-import importlib
-
 from ..core.objects import lazy_exports
 from ..errors import ConfigError
-from .base import Learner, Method, SearchContext
-from .ga import GA, GeneticAlgorithm
-from .random_search import RandomSearch
-from .rea import REA, RegularizedEvolution
-
-METHODS: dict[str, type[Method] | str] = {
-    "random": RandomSearch, "rea": REA, "ga": GA,
-    "gptnas": "gptnas.methods.gptnas.method:GPTNAS",
-    "lapt": "gptnas.methods.lapt.method:LAPT",
-    "lmsearcher": "gptnas.methods.lmsearcher.method:LMSearcher",
-}
-
-
-def get_method(name: str) -> type[Method]:
-    """The method class registered under ``name``."""
-    try:
-        m = METHODS[name]
-    except KeyError:
-        raise ConfigError(f"unknown method {name!r}: choose one of {', '.join(sorted(METHODS))}") from None
-    if isinstance(m, str):
-        module, cls = m.split(":")
-        m = METHODS[name] = getattr(importlib.import_module(module), cls)
-    return m
+from .base import Flag, Learner, Method, SearchContext, Wrapper
+from .registry import DEFAULT_METHOD, METHODS, WRAPPERS, get_method, get_wrapper
 
 
 def make_method(method, **options) -> Method:
@@ -50,22 +29,13 @@ def make_method(method, **options) -> Method:
     return get_method(method)(**options)
 
 
-def all_option_names() -> set[str]:
-    """Every option any registered method reads from the config's ``search`` section."""
-    return {o for name in METHODS for o in get_method(name).option_names()}
-
-
-def loaded_option_names() -> set[str]:
-    """The options of the methods imported so far (a subset of :func:`all_option_names`, without importing)."""
-    return {o for m in METHODS.values() if not isinstance(m, str) for o in m.option_names()}
-
-
-# The three papers' methods, imported on first use (GPT-NAS pulls in torch and transformers).
-_EXPORTS = {"GPTNAS": "gptnas", "GPTSettings": "gptnas", "LAPT": "lapt", "PrinciplesSettings": "lapt",
-            "Principles": "lapt", "LMSearcher": "lmsearcher", "RankSettings": "lmsearcher"}
+# Every class is imported on first use (GPT-NAS's models pull in torch and transformers); each registered method and
+# wrapper is exported under its class name, so a new one needs its registry line only.
+_EXPORTS = {target.split(":")[1]: target.split(":")[0][len(__name__) + 1:]
+            for target in (*METHODS.values(), *WRAPPERS.values())}
+_EXPORTS.update({"RegularizedEvolution": "rea", "GeneticAlgorithm": "ga", "GPTSettings": "gptnas",
+                 "PrinciplesSettings": "lapt", "Principles": "lapt", "RankSettings": "lmsearcher"})
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-
-__all__ = ["GA", "GPTNAS", "GPTSettings", "LAPT", "LMSearcher", "RankSettings", "Principles", "PrinciplesSettings",
-           "GeneticAlgorithm", "Learner", "METHODS", "Method", "REA", "RandomSearch", "RegularizedEvolution",
-           "SearchContext", "all_option_names", "get_method", "loaded_option_names", "make_method"]
+__all__ = sorted({"DEFAULT_METHOD", "Flag", "Learner", "METHODS", "Method", "SearchContext", "WRAPPERS", "Wrapper",
+                  "get_method", "get_wrapper", "make_method", *_EXPORTS})

@@ -46,6 +46,7 @@ class SearchContext:
             none).
         run_dir: the run directory (files a person reads, e.g. principles), or None for an in-memory run.
         budget: unique evaluations the search may spend.
+        workers: evaluations in flight at once.
     """
 
     space: Any
@@ -58,8 +59,7 @@ class SearchContext:
     budget: Optional[int] = None
     space_name: Optional[str] = None  # the registered name the space was built from (None for an object)
     llm: Any = None                   # LLM server settings (gptnas.lm.llm.LLMSettings), for methods that ask one
-    gpt_pretrain: Optional[dict] = None  # the run's gpt.pretrain (methods that build the token GPT)
-    gpt_cache_dir: Optional[str] = None
+    cache_dir: Optional[str] = None   # where pre-trained models are cached (None: $GPTNAS_CACHE or ~/.cache/gptnas)
     workers: int = 1  # evaluations in flight at once: learners with several may train beside the search
 
 
@@ -95,12 +95,25 @@ class Method:
     """Base of the search methods. Subclasses declare their options as dataclass fields and fill
     :meth:`offspring` and :meth:`survivors` (and :meth:`initial` when the first generation is special).
 
-    Class attributes: ``name`` (the registry name, ``--method``); ``sections``: the config sections besides
-    ``search`` that hold this method's options (``gpt`` for gptnas).
+    What the framework reads from the class, so that it names no method (each declares its own):
+
+    - ``name``: the registry name (``--method``) and the config section that holds every option of the method;
+    - ``nested``: fields that hold a settings dataclass whose keys sit in that same section, flat (``gptnas.loop``
+      is ``GPTNAS.gpt.loop``);
+    - ``flags``: the command-line flags it owns (:class:`Flag`);
+    - ``paths``: options that are paths (made absolute so a resume from elsewhere reads the same files): ``"file"``
+      always, ``"folder"`` only when the value names an existing folder (a transfer source may be a dataset name);
+    - ``aliases``: old config keys this method answers to (``"gpt.*": "*"``), besides ``search.<option>``;
+    - ``recorded_before``: values of options added since, for a run recorded before they existed (its resume then
+      computes what it computed).
     """
 
     name: ClassVar[str] = "method"
-    sections: ClassVar[tuple[str, ...]] = ()
+    nested: ClassVar[tuple[str, ...]] = ()
+    flags: ClassVar[tuple["Flag", ...]] = ()
+    paths: ClassVar[dict] = {}
+    aliases: ClassVar[dict] = {}
+    recorded_before: ClassVar[dict] = {}
 
     def __post_init__(self) -> None:
         self.validate()
@@ -168,25 +181,154 @@ class Method:
     # Config -------------------------------------------------------------------------------------------------------
     @classmethod
     def option_names(cls) -> list[str]:
-        """Options read from the config's ``search`` section (the dataclass fields not in :attr:`sections`)."""
-        return [f.name for f in dataclasses.fields(cls) if f.name not in cls.sections]
+        """The keys of this method's config section: its fields, with the ``nested`` settings' keys in their place."""
+        out = []
+        for f in dataclasses.fields(cls):
+            if f.name in cls.nested:
+                out += [g.name for g in dataclasses.fields(_settings_class(cls, f.name))]
+            else:
+                out.append(f.name)
+        return out
 
     @classmethod
-    def from_config(cls, options: dict, sections: dict) -> "Method":
-        """The method with ``options`` (from ``search``; keys it does not know are other methods' and ignored)
-        and its ``sections``."""
-        names = set(cls.option_names())
-        kw = {k: v for k, v in options.items() if k in names and v is not None}
-        kw.update({s: sections[s] for s in cls.sections if sections.get(s) is not None})
-        return cls(**kw)
+    def from_section(cls, section: Optional[dict], **objects) -> "Method":
+        """The method from its config section (plain data; ``objects``: fields that are not, e.g. a wrapper's
+        ``inner``); an unknown key is a one-line error naming it."""
+        section = dict(section or {})
+        check_keys(cls.name, section, cls.option_names())
+        own = {f.name for f in dataclasses.fields(cls)} - set(cls.nested)
+        kw = {k: v for k, v in section.items() if k in own and v is not None}
+        for n in cls.nested:
+            sub = {g.name for g in dataclasses.fields(_settings_class(cls, n))}
+            kw[n] = {k: v for k, v in section.items() if k in sub}
+        return cls(**kw, **objects)
 
-    def config_options(self) -> dict:
-        """This method's ``search`` options, resolved (what ``config.yaml`` records)."""
-        return {k: getattr(self, k) for k in self.option_names()}
+    def to_section(self) -> dict:
+        """This method's options, resolved, as plain data (what ``config.yaml`` records under :attr:`name`)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Method):  # a wrapper's inner method: its own section
+                continue
+            out.update(dataclasses.asdict(v) if f.name in self.nested else {f.name: _plain(v)})
+        return out
 
     def config_sections(self) -> dict:
-        """This method's other sections as plain data."""
-        return {s: _plain(getattr(self, s)) for s in self.sections}
+        """Every config section this method (with any wrappers around it) stands for: ``{section: options}``."""
+        return {self.name: self.to_section()}
+
+    @property
+    def base_name(self) -> str:
+        """The registered method at the core (a wrapper's innermost method)."""
+        return self.name
+
+    def check_target(self, dataset: Optional[str]) -> None:
+        """Refuse options that would read the target task's own data (a transfer source that is the target)."""
+
+
+class Wrapper(Method):
+    """A method that modifies another one it holds (``Prescreened(REA(), prescreen=4)``, ``Principled(GPTNAS(),
+    source="cifar100")``): it is asked and told in the inner method's place and passes on what it does not change.
+    Its options sit in a config section of its own (:attr:`name`); the config wraps the run's method in it when
+    :meth:`active` says its section asks for it (the CLI: one of its flags)."""
+
+    switch: ClassVar[str] = ""  #: the flag that turns the wrapper on, for messages (``--prescreen K``)
+
+    @classmethod
+    def active(cls, section: dict) -> bool:
+        return True
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [n for n in super().option_names() if n != "inner"]
+
+    def config_sections(self) -> dict:
+        return {**self.inner.config_sections(), self.name: self.to_section()}
+
+    @property
+    def base_name(self) -> str:
+        return self.inner.base_name
+
+    def check_target(self, dataset) -> None:
+        self.inner.check_target(dataset)
+
+    # Asked and told in the inner method's place
+    def bind(self, ctx: SearchContext) -> None:
+        self.inner.bind(ctx)
+        self.ctx, self.space, self.rngs = ctx, ctx.space, ctx.rngs
+
+    def register(self, toolbox) -> None:
+        self.inner.register(toolbox)
+
+    def learners(self):
+        return self.inner.learners()
+
+    def steady(self) -> bool:
+        return self.inner.steady()
+
+    @property
+    def reads_results(self) -> bool:
+        return self.inner.reads_results
+
+    def begin_generation(self, toolbox, history) -> None:
+        self.inner.begin_generation(toolbox, history)
+
+    def end_generation(self, toolbox, population, history) -> None:
+        self.inner.end_generation(toolbox, population, history)
+
+    def initial(self, toolbox, history):
+        return self.inner.initial(toolbox, history)
+
+    def offspring(self, toolbox, population, history):
+        return self.inner.offspring(toolbox, population, history)
+
+    def survivors(self, toolbox, population, evaluated, history):
+        return self.inner.survivors(toolbox, population, evaluated, history)
+
+    def has_generation_hooks(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A command-line flag a method or wrapper owns: ``Flag("--transfer-from", "transfer_from", "...")``. A flag
+    several methods own sets the option of the run's method; a wrapper's flag wraps a method that has none."""
+
+    flag: str
+    option: str
+    help: str
+    type: Any = str
+    metavar: Optional[str] = None
+
+
+#: Flags several methods own (each sets the option of the run's method).
+POPULATION = Flag("--population", "population", "population size (the method's default if omitted)", type=int)
+SAMPLE = Flag("--sample", "sample", "tournament (sample) size of the REA loop", type=int)
+
+
+def _settings_class(cls, field_name: str):
+    f = next(f for f in dataclasses.fields(cls) if f.name == field_name)
+    factory = f.default_factory
+    return factory if isinstance(factory, type) else type(factory())
+
+
+def check_keys(section: str, d: dict, valid) -> None:
+    """One line naming the first key of ``d`` not in ``valid`` (a typo in a config section)."""
+    bad = sorted(set(d) - set(valid))
+    if bad:
+        raise ConfigError(f"unknown config key '{section}.{bad[0]}': valid keys are {', '.join(sorted(valid))}")
+
+
+def settings_from_dict(cls, d: Optional[dict], section: str):
+    """A settings dataclass from plain data, refusing unknown keys by name (values: the class's ``validate``)."""
+    if dataclasses.is_dataclass(d) and not isinstance(d, type):
+        return d
+    if d is not None and not isinstance(d, dict):
+        raise ConfigTypeError(f"config section {section} must be a mapping of its keys, got {type(d).__name__} "
+                              f"{d!r:.60}")
+    d = dict(d or {})
+    check_keys(section, d, [f.name for f in dataclasses.fields(cls)])
+    return cls(**d)
 
 
 def _plain(v):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from deap import tools
 
 from ..errors import ConfigError
-from .base import Method, check_int, check_probability
+from .base import POPULATION, Method, check_int, check_probability
 
 
 @dataclass
@@ -16,6 +16,7 @@ class GA(Method):
     elitism (1: the best individual survives unchanged)."""
 
     name = "ga"
+    flags = (POPULATION,)
     population: int = 20
     tournament: int = 3
     cxpb: float = 0.9

@@ -6,22 +6,24 @@ from dataclasses import dataclass
 
 from deap import tools
 
-from .base import Method, check_int
+from .base import POPULATION, SAMPLE, Method, check_int
 
 
 @dataclass
 class REA(Method):
     """Args: population: P (10, as in the NAS-Bench-201 reference); sample: the tournament S (5);
-    rea_batch: children per generation (1 = the sequential original)."""
+    batch: children per generation (1 = the sequential original; ``rea_batch`` before methods had sections)."""
 
     name = "rea"
     steady_state = True  # asked for a child whenever a worker is free
+    flags = (POPULATION, SAMPLE)
+    aliases = {"search.rea_batch": "batch", "rea.rea_batch": "batch"}
     population: int = 10
     sample: int = 5
-    rea_batch: int = 1
+    batch: int = 1
 
     def validate(self) -> None:
-        for option in ("population", "sample", "rea_batch"):
+        for option in ("population", "sample", "batch"):
             check_int(self.name, option, getattr(self, option))
 
     def register(self, toolbox) -> None:
@@ -31,7 +33,7 @@ class REA(Method):
     def offspring(self, toolbox, population, history):
         children = []
         rng, key, k = self.rngs.py, self.space.key, min(self.sample, len(population))
-        for _ in range(self.rea_batch):
+        for _ in range(self.batch):
             parent = toolbox.select(rng.sample(population, k), 1)[0]
             child = toolbox.clone(parent)
             child.parent_key = key(parent)  # for weight inheritance

@@ -9,8 +9,10 @@
 ``space``: a search-space object, or the name of one (``"nb201"``, ``"mypkg.spaces:make_space"``). ``evaluate``:
 any callable ``arch -> float | (float,) | EvalResult``, or the name of a built-in fitness (``"benchmark"``,
 ``"train"``, ``"proxy:synflow"``, ``"mypkg.fitness:evaluate"``). ``method``: a name or a method object with its
-own options (``gptnas.methods.REA(population=10, sample=5)``). Everything else the config tree holds goes in as
-keywords: ``dataset="cifar10", data="../shared/data/nb201", workers=2, train={"epochs": 1}, gpt={"loop": "rea"}``.
+own options (``gptnas.methods.REA(population=10, sample=5)``), possibly wrapped (``Prescreened(REA(), prescreen=4)``).
+Everything else the config tree holds goes in as keywords: ``dataset="cifar10", data="../shared/data/nb201",
+workers=2, train={"epochs": 1}``, and a method's section by its name (``gptnas={"loop": "rea"}``; the older
+``gpt={...}``, ``principles={...}``, ``rank={...}`` still work).
 
 With ``out`` the run has a run directory (config, journals, checkpoints, archive, summary, plot), one writer at
 a time, resumable after a crash or kill -9; without it, it runs in memory.
@@ -23,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..config import RunConfig, SearchConfig, make_section
+from ..config import RunConfig, from_dict, is_section
 from ..core.history import History
 from ..errors import ConfigError, ConfigTypeError
 from ..methods import Method
+from ..methods.registry import DEFAULT_METHOD
 from .state import SearchState
 
 
@@ -88,31 +91,35 @@ def _config(space, evaluate, method, budget, seed, out, config: dict) -> tuple[R
     else:
         eval_obj = evaluate
     if not (isinstance(method, (str, Method))):
-        raise ConfigTypeError(f"method must be a method's name ('rea', 'gptnas', ...) or a method object "
+        raise ConfigTypeError(f"method must be a method's name ('rea', 'random', ...) or a method object "
                               f"(gptnas.methods.REA(...)), got {type(method).__name__} {method!r:.60}")
     if isinstance(method, Method):
         method_obj = method
-        search = SearchConfig(method=method.name, budget=budget)
-    else:
-        search = SearchConfig(method=method, budget=budget)
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    search = {"method": method.base_name if method_obj is not None else method, "budget": budget}
+    extra = config.pop("search", None)
+    if extra is not None and not isinstance(extra, dict):
+        raise ConfigTypeError(f"config section search must be a mapping of its keys, got {type(extra).__name__} "
+                              f"{extra!r:.60}")
+    search.update(extra or {})
+    fields = {f.name for f in dataclasses.fields(RunConfig)} - {"sections", "search", "space", "fitness"}
     for k, v in config.items():
-        if k not in fields or k in ("space", "fitness"):
+        if k in ("space", "fitness"):
+            raise ConfigTypeError(f"search() got an unexpected keyword {k!r}: the space and the fitness are its "
+                                  "first two arguments")
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            v = dataclasses.asdict(v)  # a settings object: as the mapping the config tree holds
+        if k not in fields and not isinstance(v, dict):
+            if is_section(k):
+                raise ConfigTypeError(f"config section {k} must be a mapping of its keys, got {type(v).__name__} "
+                                      f"{v!r:.60}")
             raise ConfigTypeError(f"search() got an unexpected keyword {k!r}: config keys are "
-                                  f"{', '.join(sorted(fields - {'space', 'fitness'}))}")
-    search_extra = config.pop("search", None)
-    make_section("search", search_extra)  # a mapping, its unknown keys refused by name
-    for k, v in (search_extra or {}).items():
-        setattr(search, k, v)
-    for k, v in config.items():
-        if k in ("gpt", "train", "principles", "rank", "llm"):
-            v = v if dataclasses.is_dataclass(v) else make_section(k, v)  # a mapping (or the settings object)
-        d[k] = v
-    cfg = RunConfig(seed=seed, out=None if out is None else str(out), search=search, **d)
-    return cfg, space_obj, eval_obj, method_obj
+                                  f"{', '.join(sorted(fields))}, or a method's section by its name (rea={{...}})")
+        d[k] = v  # a section (a method's, or one of its older names: translated by from_dict)
+    d.update(search=search, seed=seed, out=None if out is None else str(out))
+    return from_dict(d), space_obj, eval_obj, method_obj
 
 
-def search(space, evaluate, method="gptnas", budget: Optional[int] = None, seed: int = 0, out=None, *,
+def search(space, evaluate, method=DEFAULT_METHOD, budget: Optional[int] = None, seed: int = 0, out=None, *,
            overwrite: bool = False, progress: bool = True, **config) -> SearchResult:
     """Search ``space`` for the architecture ``evaluate`` scores highest, with ``method``, for ``budget`` unique
     evaluations (see the module docstring for what each argument takes). Returns a :class:`SearchResult`.
@@ -126,13 +133,14 @@ def search(space, evaluate, method="gptnas", budget: Optional[int] = None, seed:
         raise ConfigError(f"a search was started while a worker process imported the script: {SPAWN_HINT}")
     cfg, space_obj, eval_obj, method_obj = _config(space, evaluate, method, budget, seed, out, dict(config))
     if out is None:
-        p = driver.prepare(cfg, eval_obj, space=space_obj, method=method_obj, progress=progress)
-        try:
-            import tempfile
-            with tempfile.TemporaryDirectory(prefix="gptnas-weights-"):
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="gptnas-weights-") as weights:  # train.inherit: parents' weights
+            p = driver.prepare(cfg, eval_obj, weights_dir=weights, space=space_obj, method=method_obj,
+                               progress=progress)
+            try:
                 state = driver.make_search(p).run()
-        finally:
-            driver.close_map(p)
+            finally:
+                driver.close_map(p)
         return _result(state, p.space, p.cfg, None)
     rd, state = driver.start(cfg, overwrite=overwrite, progress=progress, space=space_obj, evaluator=eval_obj,
                              method=method_obj)

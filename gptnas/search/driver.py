@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import logging
 import math
 import os
@@ -31,7 +30,6 @@ from ..methods import Method, SearchContext
 from ..reports.convergence import plot_convergence
 from ..reports.summary import fitness_name, make_summary
 from ..spaces import get_space
-from ..spaces.base import count_members
 from ..spaces.base import fingerprint as space_fingerprint
 from ..storage.rundir import DamagedCheckpoint, RunDir, refuse_file
 from .engine import Search, SearchFailed
@@ -92,8 +90,7 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     user_eval = evaluator if evaluator is not None and (cfg.fitness is None or is_object(cfg.fitness)) else None
     method = copy.deepcopy(method) if method is not None else None  # one object, one search
     validate(cfg, space=space, evaluate=user_eval, method=method)
-    if method is None:
-        method = build_method(cfg)
+    method = build_method(cfg, method)  # inside the wrappers the config asks for
     _note_imports(cfg)
     set_threads(search_threads(cfg))
     if space is None:
@@ -109,24 +106,8 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     named = None if is_object(cfg.space) or is_import_name(cfg.space) else cfg.space
     ctx = SearchContext(space, rngs, progress=progress, dataset=cfg.dataset,
                         fitness=cfg.fitness_kind, data=cfg.data, run_dir=run_dir, budget=cfg.search.budget,
-                        space_name=named, llm=cfg.llm, gpt_pretrain=cfg.gpt.pretrain, gpt_cache_dir=cfg.gpt.cache_dir,
+                        space_name=named, llm=cfg.llm, cache_dir=cfg.cache_dir,
                         workers=cfg.workers if cfg.parallel in ("process", "ray", "simulated") else 1)
-    principles = None
-    if cfg.principles.active and method.name != "lapt":  # any other method: the refined space, no adaptation
-        from ..methods.lapt.learn import learn_principles
-        principles, _ = learn_principles(cfg.principles, space, ctx, cfg.llm, cfg.gpt.pretrain, cfg.gpt.cache_dir)
-        ctx = dataclasses.replace(ctx, space=principles.refine(space))
-        if run_dir is not None:
-            principles.save(run_dir)
-        log.info("searching the refined space (%d architectures) of principles from %s", principles.size(),
-                 ", ".join(cfg.principles.sources) or cfg.principles.file)
-        members = count_members(ctx.space, ctx.space.size()) if hasattr(ctx.space, "allowed") else None  # per position
-        if members is not None and members < cfg.search.budget:
-            log.warning("the refined space holds %d members, fewer than the budget of %d: the search stops when it "
-                        "has evaluated them (--method lapt widens it as it goes)", members, cfg.search.budget)
-    if cfg.rank.prescreen > 1 and method.name != "lmsearcher":  # ranked pre-screening of another method's children
-        from ..methods.lmsearcher import Prescreened
-        method = Prescreened(method, cfg.rank)
     method.bind(ctx)
     toolbox = base.Toolbox()
     toolbox.register("evaluate", evaluator)

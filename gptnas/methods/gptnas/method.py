@@ -24,17 +24,15 @@ from deap import tools
 
 from ...core.types import Individual
 from ...errors import ConfigError
-from ...operators.gpt_crossover import cx_gpt_repair
-from ...operators.adaptive import OperatorMix
-from ...operators.gpt_init import init_gpt_population
-from ...operators.gpt_local import TokenFrequencies, mut_gpt_local
-from ...operators.reconstruct import reconstruct_many
-from ...operators.schedule import LinearDecay
-from ..base import Method, SearchContext
+from .operators.adaptive import OperatorMix
+from .operators.local import TokenFrequencies, mut_gpt_local
+from .operators.schedule import LinearDecay
+from .operators.toolbox import register_gpt_variation
+from ..base import POPULATION, SAMPLE, Method, SearchContext
 from ..ga import GA
 from ..rea import REA
 from .learner import GPTLearner
-from .options import GPTSettings
+from .options import GPT_FLAGS, GPTSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,12 @@ class GPTNAS(Method):
     """
 
     name = "gptnas"
-    sections = ("gpt",)
+    nested = ("gpt",)
+    flags = (POPULATION, SAMPLE, *GPT_FLAGS)
+    paths = {"transfer_from": "folder"}
+    aliases = {"gpt.*": "*"}
+    #: Keys a run recorded before they existed: the value that run had (its resume computes what it computed).
+    recorded_before = {"local_revisit": False, "mix_stall": None, "mix_stall_draw": "uniform", "contrast": 0.0}
     population: int = 10
     tournament: int = 3
     cxpb: float = 0.9
@@ -82,9 +85,14 @@ class GPTNAS(Method):
         if self.gpt.loop != "rea":
             self._loop("ga")
 
+    def check_target(self, dataset) -> None:
+        if self.gpt.transfer_from is not None:
+            from ..sources import check_source
+            check_source(self.gpt.transfer_from, dataset, "--transfer-from")
+
     def _loop(self, loop: str):
         if loop == "rea":
-            return REA(population=self.population, sample=self.sample, rea_batch=self.rea_batch)
+            return REA(population=self.population, sample=self.sample, batch=self.rea_batch)
         return GA(population=self.population, tournament=self.tournament, cxpb=self.cxpb, mutpb=self.mutpb,
                   elitism=self.elitism)
 
@@ -117,14 +125,9 @@ class GPTNAS(Method):
             return
         from .proposers import build_proposer
         self.proposer, pretrain_key = build_proposer(self.space, g, self.ctx)
-        sampling = {"temperature": g.temperature, "top_k": g.top_k}
-        toolbox.register("reconstruct", reconstruct_many, proposer=self.proposer, rng=self.rngs.py,
-                         rate=self.schedule, **sampling)
-        if g.crossover == "gpt" and hasattr(self.proposer, "reconstruct_tokens"):
-            toolbox.register("mate", cx_gpt_repair, proposer=self.proposer, space=self.space, rng=self.rngs.py,
-                             **sampling)
-        toolbox.register("population_gpt", init_gpt_population, Individual, self.proposer, rng=self.rngs.py,
-                         **sampling)
+        register_gpt_variation(toolbox, self.space, self.proposer, self.rngs.py, self.schedule, g.temperature,
+                               g.top_k, Individual, crossover=g.crossover == "gpt")
+        toolbox.register("reconstruct", toolbox.mutate_many)
         if g.loop == "rea":
             toolbox.register("select", tools.selBest)
         classic = toolbox.mutate

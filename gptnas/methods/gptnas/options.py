@@ -5,13 +5,12 @@ Plain dataclasses, no torch: a config is validated before any model is loaded.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from ...errors import ConfigError
-from ..base import check_choice, check_int, check_probability
+from ..base import Flag, check_choice, check_int, check_probability, settings_from_dict
 
 log = logging.getLogger(__name__)
 PRETRAIN_SECTIONS = ("model", "corpus", "train")  # gpt.pretrain: the token GPT's PretrainSettings
@@ -34,6 +33,14 @@ PRESETS = {
               "temperature": 0.5, "finetune_epochs": None, "finetune_steps": 50, "finetune_lr": 3e-3,
               "pretrain": {"model": {"n_embd": 32, "n_layer": 1, "n_head": 2, "activation": "gelu"}}},
 }
+FLAGS = (
+    Flag("--preset", "preset", "named settings — local (regularised evolution with the GPT's adaptive local move; "
+         "the token GPT's default) | paper (GPT-NAS as published: GA, r = 0.4 decaying, to reproduce its tables; "
+         "the block-chain space's default)", metavar="NAME"),
+    Flag("--transfer-from", "transfer_from", "fine-tune the GPT on the best architectures of another dataset (or a "
+         "run dir)", metavar="SOURCE"),
+)
+GPT_FLAGS = FLAGS
 PRESET_KEYS = ("loop", "mutation", "finetune_from", "weighting", "temperature", "finetune_epochs", "finetune_steps",
                "finetune_lr")
 
@@ -126,16 +133,10 @@ class GPTSettings:
     pretrain: dict = field(default_factory=dict)   # the token GPT: overrides of gptnas.lm.cache.PretrainSettings
                                                    #   ({model: {...}, corpus: {...}, train: {...}})
     layer_gpt: dict = field(default_factory=dict)  # the layer GPT: overrides of LayerGPTSettings (flat)
-    cache_dir: Optional[str] = None   # pre-trained models (default $GPTNAS_CACHE or ~/.cache/gptnas)
 
     @classmethod
     def from_dict(cls, d: Optional[dict]) -> "GPTSettings":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key 'gpt.{unknown[0]}': valid keys are {', '.join(sorted(names))}")
-        return cls(**d)
+        return settings_from_dict(cls, d, "gptnas")
 
     def __post_init__(self) -> None:
         # Before gpt.layer_gpt existed, the layer GPT's settings were written under gpt.pretrain.

@@ -38,13 +38,9 @@ def build_proposer(space, g, ctx):
             settings = LayerGPTSettings.from_dict(g.layer_gpt)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"bad gpt.layer_gpt settings: {e}") from None
-        return (pretrained_layer_proposer(space, shape, settings, cache_dir=g.cache_dir, progress=ctx.progress),
+        return (pretrained_layer_proposer(space, shape, settings, cache_dir=ctx.cache_dir, progress=ctx.progress),
                 layer_cache_key(space, shape, settings))
     require_grammar(space, "method gptnas")
-    from ...lm.cache import PretrainSettings, cache_key, pretrained_proposer
-    try:
-        settings = PretrainSettings.from_dict(g.pretrain)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"bad gpt.pretrain settings: {e}") from None
-    return (pretrained_proposer(space, settings, cache_dir=g.cache_dir, progress=ctx.progress),
-            cache_key(space, settings))
+    from ...lm.cache import PretrainSettings, cache_key, token_proposer
+    proposer = token_proposer(space, g.pretrain, ctx.cache_dir, ctx.progress, "gptnas.pretrain")
+    return proposer, cache_key(space, PretrainSettings.from_dict(g.pretrain))

@@ -5,8 +5,8 @@ its prompt chain in :mod:`.prompts`), learning them for a search (:mod:`.learn`)
 from ...core.objects import lazy_exports
 
 # Lazy (PEP 562): reading this package's options must not import the method (and with it torch).
-_EXPORTS = {"LAPT": "method", "PrinciplesLearner": "method", "PrinciplesSettings": "options",
+_EXPORTS = {"LAPT": "method", "PrinciplesLearner": "method", "PrinciplesSettings": "options", "Principled": "wrapper",
             "Evidence": "principles", "Position": "principles", "Principles": "principles"}
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-__all__ = ["LAPT", "Evidence", "Position", "Principles", "PrinciplesLearner", "PrinciplesSettings"]
+__all__ = ["LAPT", "Principled", "Evidence", "Position", "Principles", "PrinciplesLearner", "PrinciplesSettings"]

@@ -18,7 +18,7 @@ def require_decisions(space, who: str) -> None:
     positions_of(space)  # raises ConfigError naming what principles need
 
 
-def make_extractor(settings, space, ctx, llm_settings=None, pretrain=None, cache_dir=None):
+def make_extractor(settings, space, ctx):
     m = settings.max_options or paper_setting(space, "max_options")
     stats = StatsExtractor(m, settings.top, settings.min_top, settings.effect_weight)
     if settings.extractor == "stats":
@@ -27,17 +27,18 @@ def make_extractor(settings, space, ctx, llm_settings=None, pretrain=None, cache
         return FrequencyExtractor(m)
     if settings.extractor == "gpt":
         from .gpt import GPTExtractor
-        return GPTExtractor(m, settings.top, settings.min_top, settings.gpt_samples, pretrain=pretrain,
-                            cache_dir=cache_dir, seed=ctx.rngs.seed if ctx else 0,
+        return GPTExtractor(m, settings.top, settings.min_top, settings.gpt_samples, pretrain=settings.pretrain,
+                            cache_dir=ctx.cache_dir if ctx else None, seed=ctx.rngs.seed if ctx else 0,
                             progress=ctx.progress if ctx else False)
     from .llm import llm_extractor
-    return llm_extractor(settings, llm_settings, space, ctx.run_dir if ctx else None, stats, m)
+    return llm_extractor(settings, ctx.llm if ctx else None, space, ctx.run_dir if ctx else None, stats, m)
 
 
-def learn_principles(settings, space, ctx, llm_settings=None, pretrain=None, cache_dir=None):
-    """``(principles, extractor)`` for the search in ``ctx`` on ``space`` (the full space)."""
+def learn_principles(settings, space, ctx):
+    """``(principles, extractor)`` for the search in ``ctx`` on ``space`` (the full space; the LLM and the model
+    cache are ``ctx``'s)."""
     require_decisions(space, "design-principle transfer")
-    extractor = make_extractor(settings, space, ctx, llm_settings, pretrain, cache_dir)
+    extractor = make_extractor(settings, space, ctx)
     if settings.file:
         if settings.sources:
             raise ConfigError("give principles either from sources (--principles-from) or a file "

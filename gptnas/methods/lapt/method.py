@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ...errors import ConfigError
-from ...operators.principled import init_principled, mut_principled
+from .operators import init_principled, mut_principled
 from ...spaces.base import grammar_is_exact
-from ..base import Learner, Method, SearchContext, check_int
+from ..base import POPULATION, SAMPLE, Learner, Method, SearchContext, check_int
 from ..rea import REA
 from .decisions import is_chain, set_allowed
 from .options import PrinciplesSettings, paper_setting
 from .stats import adapt_statistically
+from .wrapper import FLAGS as PRINCIPLE_FLAGS, PATHS as PRINCIPLE_PATHS, check_sources_not_target
 
 log = logging.getLogger(__name__)
 #: Generations without a new architecture after which the refined space of a space with rules of its own counts as
@@ -121,7 +122,10 @@ class LAPT(Method):
 
     name = "lapt"
     steady_state = True  # asked for a child whenever a worker is free
-    sections = ("principles",)
+    nested = ("principles",)
+    flags = (POPULATION, SAMPLE, *PRINCIPLE_FLAGS)
+    paths = PRINCIPLE_PATHS
+    aliases = {"principles.*": "*", "gpt.pretrain": "pretrain"}
     population: Optional[int] = None
     sample: Optional[int] = None
     principles: PrinciplesSettings = field(default_factory=PrinciplesSettings)
@@ -142,12 +146,14 @@ class LAPT(Method):
             raise ConfigError("method lapt needs a source task for its principles: --principles-from "
                               "DATASET|RUN_DIR[,...] (another task, never the target) or --principles-file FILE")
 
+    def check_target(self, dataset) -> None:
+        check_sources_not_target(self.principles, dataset)
+
     def bind(self, ctx: SearchContext) -> None:
         from .learn import learn_principles
         super().bind(ctx)
         full = ctx.space
-        self.principles_obj, extractor = learn_principles(self.principles, full, ctx, ctx.llm, ctx.gpt_pretrain,
-                                                          ctx.gpt_cache_dir)
+        self.principles_obj, extractor = learn_principles(self.principles, full, ctx)
         self.refined = self.principles_obj.refine(full)
         self.learner = PrinciplesLearner(self.principles_obj, extractor, full, self.refined, self.principles, ctx)
         pop = self.population or paper_setting(full, "population")

@@ -1,17 +1,16 @@
-"""Options of design-principle transfer: the ``principles`` section of a run's config (:class:`PrinciplesSettings`).
-
-Read by ``--method lapt`` (its principles, refined space and adaptation) and by any other method given
-``--principles-from`` (the refined space only). Plain data, no torch.
+"""Options of design-principle transfer (:class:`PrinciplesSettings`): the ``lapt`` section of a run's config (its
+principles, refined space and adaptation), and the ``principled`` section (any other method in the space the
+principles refine). Before sections were named after methods both were the ``principles`` section, which is still
+read. Plain data, no torch.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Optional, Union
 
 from ...errors import ConfigError
-from ..base import check_choice, check_int, check_sources
+from ..base import check_choice, check_int, check_sources, settings_from_dict
 
 EXTRACTORS = ("stats", "gpt", "llm", "frequency")
 #: The paper's settings per space: population, tournament, options per position, first adaptation, then every,
@@ -56,16 +55,12 @@ class PrinciplesSettings:
     adapt_top: Optional[int] = None     # lapt: the target's best architectures an adaptation reads (5 / 15)
     target_weight: float = 50.0         # lapt: the target's evidence counts n / (n + target_weight) beside the source's
     fallback: Optional[str] = None      # llm: "stats" to use the statistics when the LLM's replies stay unusable
+    pretrain: dict = field(default_factory=dict)  # gpt: the token GPT (gptnas.lm.cache.PretrainSettings overrides)
     gpt_samples: int = 2000             # gpt: samples from the fine-tuned GPT that give the per-position marginals
 
     @classmethod
     def from_dict(cls, d: Optional[dict]) -> "PrinciplesSettings":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad:
-            raise ConfigError(f"unknown config key 'principles.{bad[0]}': valid keys are {', '.join(sorted(names))}")
-        return cls(**d)
+        return settings_from_dict(cls, d, "lapt")
 
     @property
     def sources(self) -> list[str]:
@@ -101,6 +96,8 @@ class PrinciplesSettings:
         for opt in ("guided", "adapt"):
             if not isinstance(getattr(self, opt), bool):
                 raise ConfigError(f"principles option {opt} must be true or false")
+        if not isinstance(self.pretrain, dict):
+            raise ConfigError(f"principles option pretrain must be a mapping, got {self.pretrain!r:.60}")
 
     def to_dict(self) -> dict:
         return asdict(self)

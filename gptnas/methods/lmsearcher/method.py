@@ -23,6 +23,7 @@ from ...core.types import make_individual
 from ...errors import ConfigError
 from ..base import Learner, Method, SearchContext, register_common
 from .options import RankSettings
+from .prescreen import Prescreened
 from .trajectories import neighbours
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,10 @@ class LMSearcher(Method):
 
     name = "lmsearcher"
     steady_state = True  # asked for a child whenever a worker is free
-    sections = ("rank",)
+    nested = ("rank",)
+    flags = tuple(f for f in Prescreened.flags if f.option != "prescreen")
+    paths = Prescreened.paths
+    aliases = {"rank.*": "*", "gpt.pretrain": "pretrain"}
     rank: RankSettings = field(default_factory=RankSettings)
 
     def __post_init__(self) -> None:
@@ -114,6 +118,11 @@ class LMSearcher(Method):
         if not isinstance(self.rank, RankSettings):
             raise ConfigError("lmsearcher option rank must be RankSettings or a mapping")
         self.rank.validate()
+
+    def check_target(self, dataset) -> None:
+        from ..sources import check_source
+        for src in self.rank.sources:
+            check_source(src, dataset, "--rank-from")
 
     def bind(self, ctx: SearchContext) -> None:
         from .rankers import make_ranker
@@ -131,10 +140,9 @@ class LMSearcher(Method):
     def register(self, toolbox) -> None:
         register_common(toolbox, self.space, self.rngs)
         if self.rank.pool_source == "gpt":
-            from ..gptnas.options import GPTSettings
-            from ..gptnas.proposers import build_proposer
-            gpt, _ = build_proposer(self.space, GPTSettings(pretrain=self.ctx.gpt_pretrain or {},
-                                                            cache_dir=self.ctx.gpt_cache_dir), self.ctx)
+            from ...lm.cache import token_proposer
+            gpt = token_proposer(self.space, self.rank.pretrain, self.ctx.cache_dir, self.ctx.progress,
+                                 "lmsearcher.pretrain")
 
             def propose(genomes, rng):
                 positions = [[i for i in range(len(g)) if rng.random() < 0.4] or [rng.randrange(len(g))]
@@ -166,61 +174,3 @@ class LMSearcher(Method):
 
     def survivors(self, toolbox, population, evaluated, history):
         return evaluated
-
-
-class Prescreened(Method):
-    """Another method's loop with ranked pre-screening: each generation it breeds ``rank.prescreen`` × the
-    children the loop needs, and only the ones the ranker expects to be best are evaluated (the budget counts only
-    those)."""
-
-    def __init__(self, inner: Method, rank: RankSettings):
-        self.inner, self.rank = inner, rank
-        self.name = inner.name
-
-    def bind(self, ctx: SearchContext) -> None:
-        from .rankers import make_ranker
-        self.inner.bind(ctx)
-        self.ctx, self.space, self.rngs = ctx, ctx.space, ctx.rngs
-        if not hasattr(ctx.space, "ncode"):
-            raise ConfigError(f"ranked pre-screening reads architectures as NCode and {ctx.space.name} has none")
-        self.ranker = make_ranker(self.rank, ctx, ctx.progress)
-        self.learner = RankerLearner(self.ranker)
-
-    def register(self, toolbox) -> None:
-        from ...operators.rank import sel_ranked
-        self.inner.register(toolbox)
-        toolbox.register("prescreen", sel_ranked, ranker=self.ranker, space=self.space)
-
-    def learners(self):
-        return self.inner.learners() + [self.learner]
-
-    def steady(self) -> bool:
-        return self.inner.steady()
-
-    def begin_generation(self, toolbox, history) -> None:
-        self.inner.begin_generation(toolbox, history)
-
-    def end_generation(self, toolbox, population, history) -> None:
-        self.inner.end_generation(toolbox, population, history)
-
-    def initial(self, toolbox, history):
-        return self.inner.initial(toolbox, history)
-
-    def offspring(self, toolbox, population, history):
-        first = self.inner.offspring(toolbox, population, history)
-        cands = list(first)
-        for _ in range(self.rank.prescreen - 1):
-            cands += self.inner.offspring(toolbox, population, history)
-        return toolbox.prescreen(cands, k=len(first), history=history)
-
-    def survivors(self, toolbox, population, evaluated, history):
-        return self.inner.survivors(toolbox, population, evaluated, history)
-
-    def option_names(self):
-        return self.inner.option_names()
-
-    def config_options(self):
-        return self.inner.config_options()
-
-    def config_sections(self):
-        return self.inner.config_sections()

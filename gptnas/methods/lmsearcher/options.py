@@ -1,16 +1,14 @@
-"""Options of NAS as ranking: the ``rank`` section of a run's config (:class:`RankSettings`).
-
-Read by ``--method lmsearcher`` (its loop and ranker) and by ``rea`` / ``gptnas`` with ``rank.prescreen`` (ranked
-pre-screening of their children). Plain data, no torch.
+"""Options of NAS as ranking (:class:`RankSettings`): the ``lmsearcher`` section of a run's config (its loop and
+ranker), and the ``prescreened`` section (ranked pre-screening of another method's children). Before sections were
+named after methods both were the ``rank`` section, which is still read. Plain data, no torch.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Union
 
 from ...errors import ConfigError
-from ..base import check_choice, check_int, check_probability, check_sources
+from ..base import check_choice, check_int, check_probability, check_sources, settings_from_dict
 
 
 @dataclass
@@ -38,17 +36,14 @@ class RankSettings:
     epochs: int = 6                    # built-in ranker training
     model: dict = field(default_factory=dict)  # built-in ranker size: gptnas.lm.ranker.RankerConfig fields
     seed: int = 0                      # trajectories and training (the ranker is shared by every run seed)
+    pretrain: dict = field(default_factory=dict)  # pool_source gpt: the token GPT (gptnas.lm.cache.PretrainSettings)
 
     @classmethod
     def from_dict(cls, d: Optional[dict]) -> "RankSettings":
         d = dict(d or {})
         if "from" in d:
             d["source"] = d.pop("from")
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad:
-            raise ConfigError(f"unknown config key 'rank.{bad[0]}': valid keys are {', '.join(sorted(names))}")
-        return cls(**d)
+        return settings_from_dict(cls, d, "lmsearcher")
 
     @property
     def sources(self) -> list[str]:
@@ -75,6 +70,9 @@ class RankSettings:
         for opt in ("uniform", "shuffle_scores"):
             if not isinstance(getattr(self, opt), bool):
                 raise ConfigError(f"rank option {opt} must be true or false")
+        for opt in ("model", "pretrain"):
+            if not isinstance(getattr(self, opt), dict):
+                raise ConfigError(f"rank option {opt} must be a mapping, got {getattr(self, opt)!r:.60}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -56,7 +56,7 @@ def training_sources(settings, ctx) -> list[tuple[str, object, list]]:
 
 def builtin_ranker(settings, ctx, progress: bool = True):
     """The built-in ranker for ``ctx``'s search: trained on :func:`training_sources`, cached by what it saw."""
-    from ...lm.ranker import BuiltinRanker, RankerConfig, RankerTraining, cached_ranker
+    from .ranker import BuiltinRanker, RankerConfig, RankerTraining, cached_ranker
     from .trajectories import samples_from
     sources = training_sources(settings, ctx)
     cfg = RankerConfig(**settings.model)
@@ -85,7 +85,7 @@ def builtin_ranker(settings, ctx, progress: bool = True):
         r.fit(samples, train, progress=progress)
         return r
 
-    return cached_ranker(description, build, ctx.gpt_cache_dir)
+    return cached_ranker(description, build, ctx.cache_dir)
 
 
 class RandomRanker:

@@ -50,6 +50,7 @@ until a function needs them; the network classes are created on first use and ar
 """
 from __future__ import annotations
 
+from ...core.objects import lazy_exports
 from .corpus import nb101_corpus
 from .enumeration import count_unique, enumerate_unique
 from .graph import (EDGES, GENOME_LENGTH, MAX_EDGES, NUM_INTERIOR, NUM_UNIQUE_CELLS, NUM_VERTICES, OP_NAMES, OPS, canonical,
@@ -59,8 +60,6 @@ from .network import (build_network, compute_vertex_channels, layer_texts, layer
 from .space import EDGE_NAMES, VERTEX_NAMES, NB101Space
 
 
-def __getattr__(name: str):
-    from . import network
-    if name in network._TORCH_CLASSES:
-        return getattr(network, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the torch modules (ConvBnRelu, NB101Cell, NB101Network) are defined on first use, in .network
+__getattr__, __dir__ = lazy_exports(__name__, {n: "network" for n in ("ConvBnRelu", "NB101Cell", "NB101Network")},
+                                    globals())

@@ -16,6 +16,7 @@ METHODS: dict[str, str] = {
     "gptnas": "gptnas.methods.gptnas.method:GPTNAS",
     "lapt": "gptnas.methods.lapt.method:LAPT",
     "lmsearcher": "gptnas.methods.lmsearcher.method:LMSearcher",
+    "local_search": "gptnas.methods.local_search.method:LocalSearch",
 }
 #: Wrappers a config section (or a flag) puts around the run's method, innermost first.
 WRAPPERS: dict[str, str] = {

@@ -37,7 +37,7 @@ METHODS = {
     "lapt": {"principles": "SOURCE"}, "lapt-unguided": {"principles": {"guided": False}},
     "lmsearcher": {"rank": "SOURCE"}, "lmsearcher-gpt-pool": {"rank": {"pool_source": "gpt", "ranker": "random"}},
     "rea+prescreen": {"rank": {"prescreen": 4}}, "gptnas+transfer": {"gpt": {"transfer_from": "SOURCE"}},
-    "local_search": {},
+    "local_search": {}, "bananas": {"bananas": {"epochs": 50}},
 }
 
 

@@ -17,6 +17,7 @@ METHODS: dict[str, str] = {
     "lapt": "gptnas.methods.lapt.method:LAPT",
     "lmsearcher": "gptnas.methods.lmsearcher.method:LMSearcher",
     "local_search": "gptnas.methods.local_search.method:LocalSearch",
+    "bananas": "gptnas.methods.bananas.method:BANANAS",
 }
 #: Wrappers a config section (or a flag) puts around the run's method, innermost first.
 WRAPPERS: dict[str, str] = {

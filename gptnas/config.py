@@ -191,8 +191,8 @@ def translate(d: dict) -> tuple[dict, set]:
     search = d.get("search")
     method = (search or {}).get("method") if isinstance(search, dict) else None
     method = method if isinstance(method, str) else DEFAULT_METHOD
-    methods, wrappers = _classes()
-    running = [c for c in methods if c.name == method]
+    wrappers = [get_wrapper(n) for n in WRAPPERS]
+    running = [get_method(method)] if method in METHODS else []
     old: list[tuple[str, str, object]] = []
     if isinstance(search, dict):
         search = dict(search)
@@ -209,7 +209,10 @@ def translate(d: dict) -> tuple[dict, set]:
         if moved:
             d.setdefault(moved, value)
             continue
-        owner = next(((c, t) for c in running + wrappers + methods for t in [alias_for(c, sec, key)] if t), None)
+        owner = next(((c, t) for c in running + wrappers for t in [alias_for(c, sec, key)] if t), None)
+        if owner is None:  # another method's key (an older run recorded every section): only then import them all
+            methods = _classes()[0]
+            owner = next(((c, t) for c in methods for t in [alias_for(c, sec, key)] if t), None)
         if owner is None:
             valid = sorted(set(SearchConfig.ENGINE) | {o for c in methods for o in c.option_names()}) \
                 if sec == "search" else None

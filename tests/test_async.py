@@ -33,11 +33,13 @@ def duration(arch) -> float:
 
 
 class Timed:
-    """A score with the training time it would have taken; ``sleep``: the share of it really slept (0: none);
+    """A score (``score``) with the training time it would have taken (``duration``); ``sleep``: the share of it
+    really slept (0: none);
     ``stop_after``: raise KeyboardInterrupt at that call when ``marker`` does not exist yet (a crash, once)."""
 
-    def __init__(self, sleep: float = 0.0, stop_after=None, marker=None):
+    def __init__(self, sleep: float = 0.0, stop_after=None, marker=None, score=score, duration=duration):
         self.sleep, self.stop_after, self.marker, self.calls = sleep, stop_after, marker, 0
+        self.score, self.duration = score, duration
 
     def __call__(self, arch):
         self.calls += 1
@@ -45,8 +47,8 @@ class Timed:
             Path(self.marker).write_text("stopped once")
             raise KeyboardInterrupt
         if self.sleep:
-            time.sleep(duration(arch) * self.sleep)
-        return EvalResult(score(arch), {"train_time_s": duration(arch)})
+            time.sleep(self.duration(arch) * self.sleep)
+        return EvalResult(self.score(arch), {"train_time_s": self.duration(arch)})
 
 
 def keys(result):

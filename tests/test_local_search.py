@@ -15,7 +15,6 @@ import yaml
 import gptnas
 from gptnas.methods.local_search import LocalSearch
 from gptnas.errors import ConfigError
-from gptnas.evaluators.base import EvalResult
 from gptnas.spaces import CategoricalSequenceSpace, SearchSpace
 from test_async import SPACE, Timed, keys, run
 
@@ -92,21 +91,9 @@ def ls_duration(arch) -> float:
     return 20.0 + 30 * arch[0] + 10 * sum(arch[1:])
 
 
-class LsTimed:
-    """``ls_total`` with a pretend training time (the simulated clock's), ``sleep`` its share really slept;
-    ``stop_after``: a KeyboardInterrupt at that call, once (while ``marker`` does not exist)."""
-
-    def __init__(self, sleep: float = 0.0, stop_after=None, marker=None):
-        self.sleep, self.stop_after, self.marker, self.calls = sleep, stop_after, marker, 0
-
-    def __call__(self, arch):
-        self.calls += 1
-        if self.stop_after is not None and self.calls == self.stop_after and not Path(self.marker).exists():
-            Path(self.marker).write_text("stopped once")
-            raise KeyboardInterrupt
-        if self.sleep:
-            time.sleep(ls_duration(arch) * self.sleep)
-        return EvalResult(ls_total(arch), {"train_time_s": ls_duration(arch)})
+def LsTimed(**kw) -> Timed:
+    """``ls_total`` with a pretend training time: test_async's ``Timed`` (sleep, a crash once) on this score."""
+    return Timed(score=ls_total, duration=ls_duration, **kw)
 
 
 def ls_keys(result):

@@ -222,6 +222,11 @@ class Method:
         """The registered method at the core (a wrapper's innermost method)."""
         return self.name
 
+    @property
+    def label(self) -> str:
+        """What a person reads in logs, plots and the progress bar: ``rea``, ``rea+prescreened``."""
+        return self.name
+
     def check_target(self, dataset: Optional[str]) -> None:
         """Refuse options that would read the target task's own data (a transfer source that is the target)."""
 
@@ -248,6 +253,10 @@ class Wrapper(Method):
     @property
     def base_name(self) -> str:
         return self.inner.base_name
+
+    @property
+    def label(self) -> str:
+        return f"{self.inner.label}+{self.name}"
 
     def check_target(self, dataset) -> None:
         self.inner.check_target(dataset)

@@ -228,7 +228,7 @@ def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
     target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,
-                     title=f"{p.method.name} on {target}, seed {p.cfg.seed}", fitness=fitness_name(p.cfg))
+                     title=f"{p.method.label} on {target}, seed {p.cfg.seed}", fitness=fitness_name(p.cfg))
 
 
 def new_state(cfg: RunConfig) -> SearchState:
@@ -271,7 +271,7 @@ def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True, space=
         rd.write_config(cfg.to_dict())
         rd.write_started(cfg.to_dict(), space_fingerprint(p.space))
         with _session(p, rd):
-            log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.name, cfg.space,
+            log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.label, cfg.space,
                      cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
             return rd, _run(p, rd, new_state(cfg), progress, {})
     finally:

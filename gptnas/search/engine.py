@@ -136,7 +136,7 @@ class Search:
         if state.learner_states:
             self.method.load_learner_states(state.learner_states)
         bar = tqdm(total=self.budget, initial=min(state.evaluations, self.budget), unit="eval",
-                   desc=f"{self.method.name}", disable=not self.progress, dynamic_ncols=True)
+                   desc=getattr(self.method, "label", self.method.name), disable=not self.progress, dynamic_ncols=True)
         t_session = time.perf_counter()
         elapsed0 = state.elapsed_s
         pool = self.pool()

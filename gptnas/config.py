@@ -71,6 +71,10 @@ class SearchConfig:
         options = self.__dict__.get("options", {})
         if name in options:
             return options[name]
+        owner = self.__dict__.get("_owner")
+        if owner is not None and name in owner.method_options:  # cfg.search.population, as before sections
+            log.info("search.%s is read from the method's own section now: cfg.method_options[%r]", name, name)
+            return owner.method_options[name]
         raise AttributeError(f"search has no key {name!r} (a method's options are in its own section: "
                              f"cfg.sections[method])")
 
@@ -154,6 +158,10 @@ class RunConfig:
             d[f.name] = v.to_dict() if isinstance(v, SearchConfig) else \
                 dataclasses.asdict(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, list) else v)
         return d
+
+    def __post_init__(self) -> None:
+        if isinstance(self.search, SearchConfig):
+            object.__setattr__(self.search, "_owner", self)  # so cfg.search.population still reads the option
 
     @property
     def method_options(self) -> dict:

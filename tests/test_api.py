@@ -33,6 +33,7 @@ def test_a_method_object_with_its_own_options_is_what_runs():
     b = gptnas.search(space, score, method="rea", budget=30, progress=False, search={"population": 4, "sample": 2})
     assert [r["arch"] for r in a.archive] == [r["arch"] for r in b.archive]
     assert a.config.method_options["population"] == 4 and a.best.fitness == max(a.history.fitnesses())
+    assert a.config.search.population == 4  # the name before options had their method's section
 
 
 def test_a_users_space_named_macro_gets_the_token_gpt_and_no_progress_bar(tmp_path, capsys):

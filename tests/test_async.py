@@ -17,6 +17,7 @@ import gptnas
 from gptnas.core.history import History
 from gptnas.errors import ConfigError
 from gptnas.evaluators.base import EvalResult
+from helpers.kill9 import kill_and_resume
 
 OPS = ["conv3", "conv5", "pool", "skip"]
 SPACE = gptnas.spaces.CategoricalSequenceSpace([OPS] * 6, name="chain6")
@@ -122,40 +123,11 @@ def test_arrival_order_replays_the_recorded_arrivals(tmp_path):
 
 
 def test_kill_9_on_the_process_pool_resumes_to_the_identical_run(tmp_path):
-    script = tmp_path / "search.py"
-    script.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import gptnas
-        from test_async import SPACE, Timed
-        if __name__ == "__main__":
-            out, mode = sys.argv[1], sys.argv[2]
-            if mode == "run":
-                gptnas.search(SPACE, Timed(sleep=0.002), method="rea", budget=60, seed=5, workers=3, progress=False,
-                              out=out)
-            else:
-                gptnas.resume(out, space=SPACE, evaluate=Timed(sleep=0.002), progress=False)
-    """))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    subprocess.run([sys.executable, str(script), str(tmp_path / "ref"), "run"], check=True, env=env, timeout=300)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), "run"], env=env)
-    journal = tmp_path / "run" / "pending.jsonl"
-    t0 = time.time()
-    while time.time() - t0 < 120:  # kill once a dozen results have arrived
-        done = sum(len(p.read_text().splitlines()) for p in (journal, journal.with_name("evaluations.jsonl"))
-                   if p.exists())
-        if done >= 12:
-            break
-        time.sleep(0.05)
-    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    proc.kill()
-    proc.wait()
-    t0 = time.time()  # the pool's workers do not outlive the search process
-    while time.time() - t0 < 10 and any(Path(f"/proc/{w}").exists() for w in workers):
-        time.sleep(0.2)
-    assert workers and not any(Path(f"/proc/{w}").exists() for w in workers)
-    subprocess.run([sys.executable, str(script), str(tmp_path / "run"), "resume"], check=True, env=env, timeout=300)
+    workers = kill_and_resume(
+        tmp_path, "from test_async import SPACE, Timed",
+        'gptnas.search(SPACE, Timed(sleep=0.002), method="rea", budget=60, seed=5, workers=3, progress=False, out=out)',
+        "gptnas.resume(out, space=SPACE, evaluate=Timed(sleep=0.002), progress=False)", kill_after=12)
+    assert workers and not any(Path(f"/proc/{w}").exists() for w in workers)  # none outlives the search process
     from gptnas.storage.archive import read_archive
     a, b = (read_archive(tmp_path / d / "archive.h5") for d in ("ref", "run"))
     assert list(a["arch"]) == list(b["arch"]) and len(a["arch"]) == 60

@@ -4,9 +4,7 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -16,6 +14,7 @@ import gptnas
 from gptnas.methods.local_search import LocalSearch
 from gptnas.errors import ConfigError
 from gptnas.spaces import CategoricalSequenceSpace, SearchSpace
+from helpers.kill9 import kill_and_resume
 from test_async import SPACE, Timed, keys, run
 
 CHAIN = CategoricalSequenceSpace([list("abcd")] * 6, name="chain6abcd")
@@ -190,35 +189,11 @@ def test_a_kill_mid_search_resumes_to_the_identical_run(tmp_path, workers):
 
 
 def test_kill_9_on_the_process_pool_resumes_to_the_identical_run(tmp_path):
-    script = tmp_path / "search.py"
-    script.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import gptnas
-        from test_local_search import LS_SPACE, LsTimed
-        if __name__ == "__main__":
-            out, mode = sys.argv[1], sys.argv[2]
-            if mode == "run":
-                gptnas.search(LS_SPACE, LsTimed(sleep=0.0005), method="local_search", budget=60, seed=5,
-                              workers=3, progress=False, out=out)
-            else:
-                gptnas.resume(out, space=LS_SPACE, evaluate=LsTimed(sleep=0.0005), progress=False)
-    """))
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    subprocess.run([sys.executable, str(script), str(tmp_path / "ref"), "run"], check=True, env=env, timeout=300)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), "run"], env=env)
-    journal = tmp_path / "run" / "pending.jsonl"
-    t0 = time.time()
-    while time.time() - t0 < 120:  # kill once a couple of dozen results have arrived
-        done = sum(len(p.read_text().splitlines()) for p in (journal, journal.with_name("evaluations.jsonl"))
-                   if p.exists())
-        if done >= 20:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    subprocess.run([sys.executable, str(script), str(tmp_path / "run"), "resume"], check=True, env=env, timeout=300)
+    kill_and_resume(
+        tmp_path, "from test_local_search import LS_SPACE, LsTimed",
+        'gptnas.search(LS_SPACE, LsTimed(sleep=0.0005), method="local_search", budget=60, seed=5, workers=3, '
+        'progress=False, out=out)',
+        "gptnas.resume(out, space=LS_SPACE, evaluate=LsTimed(sleep=0.0005), progress=False)", kill_after=20)
     from gptnas.storage.archive import read_archive
     a, b = (read_archive(tmp_path / d / "archive.h5") for d in ("ref", "run"))
     assert list(a["arch"]) == list(b["arch"]) and len(a["arch"]) == 60

@@ -3,17 +3,27 @@ across spaces; its ablations; its cost.
 
 - **In domain**: for each NAS-Bench-201 dataset, the ranker trained on every other table (the two other datasets and
   TransNAS-Bench-101's four tasks), at 25 / 50 / 100 / 200 queries: ``lmsearcher``, ``rea`` and ``gptnas`` with
-  ranked pre-screening (``rank.prescreen=4``), beside plain ``rea`` and ``gptnas``; test accuracy of the
-  best-by-validation cell, and its validation accuracy (ImageNet16-120 is judged by validation).
+  ranked pre-screening (``rank.prescreen=4``), beside ``lmsearcher:preset=paper``, plain ``rea`` and ``gptnas``;
+  test accuracy of the best-by-validation cell, and its validation accuracy (ImageNet16-120 is judged by
+  validation).
+  ``lmsearcher:preset=paper`` is LM-Searcher's paper preset (docs/lmsearcher_paper.md) with the built-in ranker:
+  the paper's random pools (its other rule, a new pool when an LLM's reply names no candidate, does not apply to
+  the built-in ranker, which always names one); ``lmsearcher`` is ours (the default: mixed pools).
 - **Cross-domain**: trained on NAS-Bench-201 only, searching TransNAS-Bench-101's tasks (20 and 50 queries); trained
   on TransNAS-Bench-101 only, searching NAS-Bench-201.
 - **Ablations** on CIFAR-100 at 100 queries (the paper's): uniform sampling instead of pruning-based, shuffled
-  scores, random choice from the pool; and the paper's random pools.
+  scores, random choice from the pool; with our mixed pool and with the paper preset's random pool.
 - **Cost**: the ranker's training time on a cold cache, and the time per choice.
 
-    python experiments/lmsearcher_nb201.py --data ../shared/data --seeds 20
+    python experiments/lmsearcher_nb201.py --data ../shared/data --seeds 20 --workers 1 \
+        --cache experiments/results/tmp/lms_cache.jsonl --model-cache experiments/results/tmp/lms_models
 
-writes ``experiments/results/lmsearcher_nb201.md`` and ``.png``.
+writes ``experiments/results/lmsearcher_nb201.md`` and ``.png`` (a cold ``--model-cache`` measures the rankers'
+training time; rankers train with ``rank.seed`` 0 whatever the search seeds). Held-out search seeds (issue 22):
+
+    python experiments/lmsearcher_nb201.py --data ../shared/data --seeds 20 --seed-start 100 --workers 1 \
+        --cache experiments/results/tmp/lms_heldout_cache.jsonl --model-cache experiments/results/tmp/lms_models \
+        --out experiments/results/lmsearcher_heldout
 """
 from __future__ import annotations
 
@@ -35,12 +45,23 @@ NB = ("cifar10", "cifar100", "imagenet16-120")
 TN = ("class_scene", "class_object", "jigsaw", "room_layout")
 BUDGETS = (25, 50, 100, 200)
 PUBLISHED = {"cifar10": 94.20, "cifar100": 72.96, "imagenet16-120": 46.51}  # LM-Searcher, test, 100 queries
+PAPER = "lmsearcher:preset=paper"  # the paper preset: its random pools (the built-in ranker needs no redraw)
 NB_ONLY = ",".join(f"nb201:{d}" for d in NB)
 TN_ONLY = ",".join(f"tnb101:{t}" for t in TN)
 
 
+def label(method: str) -> str:
+    """How a spec is named in the tables: which row is the paper's, which ours."""
+    if method == "lmsearcher":
+        return "lmsearcher (ours, default: mixed pool)"
+    if method == PAPER:
+        return "lmsearcher, paper preset (the paper's random pool, built-in ranker)"
+    return method.replace(NB_ONLY, "NB201")
+
+
 def spec(method: str) -> tuple[str, dict]:
-    """``lmsearcher``, ``rea+prescreen``, ``gptnas+prescreen``, ``lmsearcher:key=value`` → (method, overrides)."""
+    """``lmsearcher``, ``rea+prescreen``, ``gptnas+prescreen``, ``lmsearcher:key=value`` → (method, overrides):
+    keys of the rank section, ``preset`` the method's preset."""
     import re
     import yaml
     head, *sets = re.split(r":(?=\w+=)", method)  # values may hold colons (source=nb201:cifar10,...)
@@ -48,12 +69,13 @@ def spec(method: str) -> tuple[str, dict]:
     over = {"rank.prescreen": 4} if extra == "prescreen" else {}
     for kv in sets:
         k, v = kv.split("=", 1)
-        over[f"rank.{k}"] = yaml.safe_load(v)
+        over[f"{name}.preset" if k == "preset" else f"rank.{k}"] = yaml.safe_load(v)
     return name, over
 
 
 def budget_dependent(method: str) -> bool:
-    return "preset=paper" in method  # the paper's GPT-NAS decays its elimination rate over the budget
+    # the paper's GPT-NAS decays its elimination rate over the budget (lmsearcher's paper preset does not)
+    return method.startswith("gptnas") and "preset=paper" in method
 
 
 def config(method, space, dataset, budget, seed, data, cache):
@@ -104,7 +126,8 @@ def build_rankers(jobs, data, cache) -> dict:
 def ranker_settings(cfg):
     """The RankSettings of a validated config: the method's own section, or the pre-screening wrapper's."""
     from gptnas.methods.lmsearcher.options import RankSettings
-    d = cfg.sections.get("lmsearcher") or cfg.sections.get("prescreened") or {}
+    d = dict(cfg.sections.get("lmsearcher") or cfg.sections.get("prescreened") or {})
+    d.pop("preset", None)  # the method's, not the ranker's
     return RankSettings.from_dict(d)
 
 
@@ -135,9 +158,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=os.environ.get("GPTNAS_DATA", "../shared/data"))
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--seed-start", type=int, default=0, help="first search seed (seeds N .. N + --seeds - 1; the "
+                    "rankers train with rank.seed 0 whatever this is)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--parts", default="domain,cross,ablation")
-    ap.add_argument("--methods", default="lmsearcher,rea+prescreen,gptnas+prescreen,rea,gptnas",
+    ap.add_argument("--methods", default=f"lmsearcher,{PAPER},rea+prescreen,gptnas+prescreen,rea,gptnas",
                     help="in-domain methods (comma-separated)")
     ap.add_argument("--cache", help="JSONL of finished searches, reused on a rerun")
     ap.add_argument("--model-cache", help="where rankers and GPTs are cached (default: a fresh temporary folder, so "
@@ -146,7 +171,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     cache = args.model_cache or tempfile.mkdtemp(prefix="gptnas-rankers-")
     parts = args.parts.split(",")
-    S = range(args.seeds)
+    S = range(args.seed_start, args.seed_start + args.seeds)
     jobs = []
     domain_methods = args.methods.split(",")
     if "domain" in parts:
@@ -162,7 +187,7 @@ def main(argv=None) -> int:
         for d in NB:
             jobs += [(f"lmsearcher:source={TN_ONLY}", "nb201", d, 200, s, args.data, cache) for s in S]
     variants = ["", ":relabel=0", ":uniform=true", ":shuffle_scores=true", ":ranker=random"]
-    pools = {"mixed": "lmsearcher", "random (the paper's)": "lmsearcher:pool_source=random"}
+    pools = {"mixed (ours, default)": "lmsearcher", "random (the paper's: preset=paper)": PAPER}
     ablations = [p + v for p in pools.values() for v in variants]
     if "ablation" in parts:
         for m in ablations:
@@ -189,8 +214,9 @@ def main(argv=None) -> int:
         return np.array(out)
 
     fmt = lambda a, k: f"{a[:, k].mean():.2f} ± {a[:, k].std():.2f}"
-    lines = [f"NAS as ranking, {args.seeds} seeds per cell (searches see only the target's validation accuracy; the "
-             "built-in ranker never trains on the target's own task).", ""]
+    lines = [f"NAS as ranking, {args.seeds} seeds (seeds {S[0]}–{S[-1]}) per cell (searches see only the target's "
+             "validation accuracy; the built-in ranker never trains on the target's own task, and trains with "
+             "rank.seed 0 whatever the search seed).", ""]
     summary = {}
     if "domain" in parts:
         lines += ["### NAS-Bench-201: test accuracy (validation in brackets) of the best-by-validation cell", "",
@@ -202,9 +228,14 @@ def main(argv=None) -> int:
                     a = at(m, "nb201", d, b)
                     summary[(m, d, b)] = (a[:, 0].mean(), a[:, 1].mean())
                     cells.append(f"{fmt(a, 0)} ({a[:, 1].mean():.2f})")
-                lines.append(f"| {m} | {b} | " + " | ".join(cells) + " |")
+                lines.append(f"| {label(m)} | {b} | " + " | ".join(cells) + " |")
         lines.append("| LM-Searcher (published, 8B) | 100 | " + " | ".join(f"{PUBLISHED[d]:.2f}" for d in NB) + " |")
         lines.append("")
+        if "lmsearcher" in domain_methods and PAPER in domain_methods:
+            lines += ["Against the published LM-Searcher at 100 queries (test): " + "; ".join(
+                published_line(d, summary[(PAPER, d, 100)][0], summary[("lmsearcher", d, 100)][0]) for d in NB) +
+                ". Which side of the published figure a row lands on is the pool's doing, not the ranker's: both rows "
+                "use the same built-in ranker.", ""]
     if "cross" in parts:
         lines += ["### Cross-domain", "", "Ranker trained on NAS-Bench-201 only, searching TransNAS-Bench-101 "
                   "(validation values; room_layout is a negative L2 loss):", "",
@@ -217,7 +248,7 @@ def main(argv=None) -> int:
                     v = np.array([max(r[0] for r in rr) for rr in rows])
                     summary[(m, t, b)] = (v.mean(), v.mean())
                     cells.append(f"{v.mean():.4f} ± {v.std():.4f}")
-                lines.append(f"| {m.replace(NB_ONLY, 'NB201')} | {b} | " + " | ".join(cells) + " |")
+                lines.append(f"| {label(m)} | {b} | " + " | ".join(cells) + " |")
         lines += ["", "Ranker trained on TransNAS-Bench-101 only, searching NAS-Bench-201 (test, validation in "
                   "brackets):", "", "| method | budget | " + " | ".join(NB) + " |", "|---|---:|" + "---|" * len(NB)]
         m = f"lmsearcher:source={TN_ONLY}"
@@ -235,15 +266,20 @@ def main(argv=None) -> int:
                   "scores 71.89, without ranking 69.51)", "",
                   "| variant | " + " | ".join(f"{k} pool" for k in pools) + " |", "|---|" + "---|" * len(pools)]
         names = {"": "full", ":relabel=0": "no relabelled samples in training",
-                 ":uniform=true": "uniform sampling instead of pruning-based", ":shuffle_scores=true": "shuffled scores in training", ":ranker=random": "random choice (no ranking)"}
+                 ":uniform=true": "uniform sampling instead of pruning-based",
+                 ":shuffle_scores=true": "shuffled scores in training", ":ranker=random": "random choice (no ranking)"}
+        full = {}
         for v in variants:
             cells = []
             for p in pools.values():
                 rows = [done[json.dumps([p + v, "nb201", "cifar100", 100, s])][:100] for s in S]
                 a = np.array([max(rr, key=lambda r: r[0])[::-1] for rr in rows])
                 cells.append(f"{fmt(a, 0)} ({a[:, 1].mean():.2f})")
+                if not v:
+                    full[p] = a[:, 0].mean()
             lines.append(f"| {names[v]} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += ["", "Against the published: " + published_line("cifar100", full[PAPER], full["lmsearcher"]) + ".",
+                  ""]
     ms = choice_time(args.data, cache)
     lines += ["### Cost", ""]
     for name, (sec, log) in train_times.items():
@@ -262,6 +298,14 @@ def main(argv=None) -> int:
     return 0
 
 
+def published_line(d: str, paper: float, ours: float) -> str:
+    """One dataset's comparison with the published LM-Searcher at 100 queries: the paper preset's random pool, the
+    published figure, our mixed pool."""
+    side = lambda v: "above" if v > PUBLISHED[d] else "below" if v < PUBLISHED[d] else "equal to"
+    return (f"{d} — the paper's random pool (preset paper) {paper:.2f}, {side(paper)} the published "
+            f"{PUBLISHED[d]:.2f}; our mixed pool (default) {ours:.2f}, {side(ours)} it")
+
+
 def plot(summary, methods, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -270,7 +314,7 @@ def plot(summary, methods, path):
     for ax, d in zip(axes, NB):
         for m in methods:
             ax.plot(BUDGETS, [summary[(m, d, b)][1 if d == "imagenet16-120" else 0] for b in BUDGETS], marker="o",
-                    label=m)
+                    label=label(m), ls="--" if m == PAPER else "-")
         ax.plot([100], [PUBLISHED[d]], "k*", ms=10, label="LM-Searcher (published, test)")
         ax.set_xscale("log")
         ax.minorticks_off()

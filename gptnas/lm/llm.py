@@ -78,6 +78,11 @@ class LLMSettings:
             if v < low:
                 raise ConfigValueError(f"llm.{k} must be an integer ≥ {low}, got {v!r}")
 
+    def given(self) -> bool:
+        """Whether an LLM can be asked: a server and a model (flags or environment), or a recording to replay."""
+        r = self.resolved()
+        return bool(r.replay or (r.url and r.model))
+
     def resolved(self) -> "LLMSettings":
         d = asdict(self)
         d["url"] = self.url or os.environ.get(URL_ENV)
@@ -86,6 +91,35 @@ class LLMSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def llm_cost(path: str | os.PathLike) -> Optional[dict]:
+    """What a run's LLM cost, read from its recorded exchanges (``llm_exchanges.jsonl``); None without the file.
+
+    Returns ``{"calls", "prompt_tokens", "completion_tokens", "seconds"}``: requests answered by the server, the
+    tokens its ``usage`` reported (0 where a server reports none), and the wall time (s) spent waiting for replies.
+    Each exchange is recorded once, when the server answered it, so a resumed run's replayed requests are not
+    counted twice."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    out = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break  # a torn last line, asked again on resume
+            try:
+                r = json.loads(line)
+            except ValueError:
+                break
+            usage = r.get("usage") or {}
+            out["calls"] += 1
+            for k in ("prompt_tokens", "completion_tokens"):
+                v = usage.get(k)
+                out[k] += int(v) if isinstance(v, (int, float)) else 0
+            out["seconds"] += float(r.get("seconds") or 0.0)
+    out["seconds"] = round(out["seconds"], 3)
+    return out
 
 
 def request_key(model: str, messages: list[dict], temperature: float, max_tokens) -> str:
@@ -151,7 +185,9 @@ class ChatClient:
             raise LLMError(f"the recording does not hold this request ({len(held)} replies to it recorded, "
                            f"asked {k + 1} times): the run asks something the recorded run did not; run against "
                            "the server instead of --llm-replay")
+        t0 = time.monotonic()
         reply, usage = self._post(messages)
+        seconds = time.monotonic() - t0
         self._used[key] = k + 1
         self._recorded.setdefault(key, []).append(reply)
         if self.record is not None:
@@ -159,7 +195,7 @@ class ChatClient:
             with open(self.record, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"key": key, "model": s.model, "url": s.url, "temperature": s.temperature,
                                     "messages": messages, "reply": reply, "usage": usage,
-                                    "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n")
+                                    "seconds": round(seconds, 4), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, ensure_ascii=False) + "\n")
                 f.flush()
         return reply
 

@@ -313,6 +313,9 @@ class Flag:
 #: Flags several methods own (each sets the option of the run's method).
 POPULATION = Flag("--population", "population", "population size (the method's default if omitted)", type=int)
 SAMPLE = Flag("--sample", "sample", "tournament (sample) size of the REA loop", type=int)
+PRESET = Flag("--preset", "preset", "named settings: paper (the method as published, docs/<method>_paper.md: "
+              "gptnas, lapt, lmsearcher) | default (ours); gptnas also local (its token GPT's default)",
+              metavar="NAME")
 
 
 def _settings_class(cls, field_name: str):

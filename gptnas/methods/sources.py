@@ -4,9 +4,18 @@ or the run directory of an earlier search. Never the target task itself.
 GPT-NAS's ``--transfer-from`` (fine-tuning the GPT), LAPT's design principles and LM-Searcher's ranker training all
 read sources through :func:`scored_architectures`: ``(genome, fitness)`` pairs, fitness being what that search
 maximised (a table's validation accuracy; a run's fitness). Test accuracy is never read.
+
+A source is refused when it is the target — by name, and by content where names differ (a dataset imported twice
+under two names, a run on a copy of the target's table): :func:`check_not_target_content` compares the values (a
+fingerprint of the sorted values, and each architecture's value where the spaces are the same) with the target's
+table up front; :class:`SourceGuard` compares them with the target's first evaluations where the target has no table
+(a user's fitness that reads a benchmark's numbers).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -25,6 +34,97 @@ def check_source(source: str, target: Optional[str], flag: str) -> None:
     if target is not None and str(source) == str(target):
         raise ConfigError(f"{flag} {source} is the target dataset itself: transfer must come from another task "
                           "(e.g. --transfer-from cifar10 while searching imagenet16-120)")
+
+
+def values_fingerprint(scored) -> str:
+    """A fingerprint of a scored table's content, ``scored = [(genome, value), ...]``: its values, rounded to 6
+    decimals and sorted, so the same numbers under another name, order or encoding match."""
+    vals = sorted(round(float(v), 6) for _, v in scored if math.isfinite(float(v)))
+    return hashlib.sha1(repr(vals).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=16)
+def _target_table(space: str, data, dataset: str):
+    from ..bench import scored_table
+    scored = scored_table(space, data, dataset)
+    return values_fingerprint(scored), {tuple(g): round(float(v), 6) for g, v in scored}
+
+
+def target_table(ctx):
+    """``(values fingerprint, {genome tuple: value})`` of the target's benchmark table, or None (no table)."""
+    if ctx is None or ctx.fitness != "benchmark" or not ctx.dataset:
+        return None
+    try:
+        return _target_table(ctx.space_name or ctx.space.name, ctx.data, ctx.dataset)
+    except (GptnasError, OSError):
+        return None
+
+
+def check_not_target_content(label: str, scored, ctx, flag: str, same_space: bool = True) -> None:
+    """Refuse a source whose content is the target's table under another name: the same values, or (sources of the
+    target's space) nine in ten or more of its architectures scored exactly as the target's table scores them."""
+    t = target_table(ctx)
+    if t is None or not scored:
+        return
+    fp, table = t
+    if values_fingerprint(scored) == fp:
+        raise ConfigError(f"{flag} {label}: its values are those of the target {ctx.dataset} (the same table under "
+                          "another name): transfer must come from another task")
+    if same_space:
+        same = sum(table.get(tuple(g)) == round(float(v), 6) for g, v in scored)
+        if same >= max(5, 0.9 * len(scored)):
+            raise ConfigError(f"{flag} {label}: {same} of its {len(scored)} architectures score exactly as in the "
+                              f"target {ctx.dataset}'s table, so it is the target under another name: transfer "
+                              "must come from another task")
+
+
+class SourceGuard:
+    """A learner (:class:`~gptnas.methods.base.Learner`'s hooks) that refuses sources whose content turns out to be
+    the target's, where the target has no table to compare up front (a user's fitness that reads a benchmark's
+    numbers). It compares architectures, not bare values: a fitness with few distinct values (integers, halves) would
+    find every value in any large table. Once ``after`` of the target's successful evaluations are architectures a
+    source also scores, and every one of them scores exactly (to 6 decimals) as in that source, the search stops with
+    a one-line error; one that scores otherwise clears the source. A source that shares no architecture with the
+    first ``10 * after`` evaluations is not checked (another encoding: nothing to compare).
+
+    Args:
+        sources: ``[(label, [(genome, value), ...]), ...]`` the method read.
+        flag: how the error names the option.
+    """
+
+    name = "source_guard"
+
+    def __init__(self, sources, flag: str, after: int = 5):
+        self.tables = [(label, {tuple(g): round(float(v), 6) for g, v in scored}) for label, scored in sources]
+        self.flag, self.after, self.checked = flag, after, False
+
+    def begin_generation(self, history) -> None:
+        pass
+
+    def end_generation(self, population, history) -> None:
+        if self.checked:
+            return
+        done = history.successful()
+        open_ = 0
+        for label, table in self.tables:
+            shared = [(table[tuple(e.genome)], round(float(e.fitness), 6)) for e in done if tuple(e.genome) in table]
+            if any(a != b for a, b in shared):
+                continue  # scores otherwise: not the target
+            if len(shared) >= self.after:
+                self.checked = True
+                raise ConfigError(f"{self.flag} {label}: the target's first {len(shared)} architectures that "
+                                  f"{label} also holds score exactly as there, so the target is {label} under "
+                                  "another name: leave it out of the sources (name them, or train on synthetic "
+                                  "problems)")
+            open_ += 1
+        if not open_ or len(done) >= 10 * self.after:
+            self.checked = True
+
+    def state_dict(self) -> dict:
+        return {"checked": self.checked}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.checked = bool(state.get("checked", False))
 
 
 def _run_archive(source: str, target: Optional[str], flag: str, space):
@@ -73,15 +173,19 @@ def scored_architectures(source: str, ctx, flag: str = "--transfer-from") -> lis
     """
     check_source(source, ctx.dataset, flag)
     if is_run_dir(source):
-        return _run_archive(source, ctx.dataset, flag, ctx.space)
+        scored = _run_archive(source, ctx.dataset, flag, ctx.space)
+        check_not_target_content(str(source), scored, ctx, flag)
+        return scored
     if ctx.fitness != "benchmark":
         raise ConfigError(f"{flag} {source}: with fitness {ctx.fitness} give the run directory of a search on the "
                           "source task")
     from ..bench import scored_table
     try:
-        return scored_table(ctx.space_name or ctx.space.name, ctx.data, source)
+        scored = scored_table(ctx.space_name or ctx.space.name, ctx.data, source)
     except ConfigError as e:
         raise ConfigError(f"{flag} {e} nor a run directory") from None
+    check_not_target_content(str(source), scored, ctx, flag)
+    return scored
 
 
 def top_genomes(source: str, ctx, n: int, flag: str = "--transfer-from") -> list[list[int]]:

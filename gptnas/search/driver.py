@@ -27,6 +27,7 @@ from ..core.rng import Rngs
 from ..errors import ConfigError, RunDirError
 from ..evaluators.factory import build_evaluator
 from ..methods import Method, SearchContext
+from ..lm.llm import llm_cost
 from ..reports.convergence import plot_convergence
 from ..reports.summary import fitness_name, make_summary
 from ..spaces import get_space
@@ -224,7 +225,8 @@ class Checkpointer:
 def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     """The files a person reads: HDF5 archive, summary, convergence plot."""
     state.archive.write(rd.archive)
-    rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space)))
+    llm = llm_cost(rd.path / "llm_exchanges.jsonl")
+    rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space), llm))
     space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
     target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,

@@ -83,11 +83,15 @@ class CategoricalSequenceSpace(GrammarSpace):
         options: one list of option names per position (names must not contain spaces or ``=``).
         names: one name per position (default ``p0``, ``p1``, ...).
         name: the space's name.
+        description: the space in words for an LLM (LAPT's prompt): what an architecture is, how the positions
+            connect, what each option does; default: the positions and their options only.
     """
 
     grammar_version = 0  #: a full space never changes its grammar
+    description = None
 
-    def __init__(self, options: Sequence[Sequence[str]], names: Sequence[str] | None = None, name: str = "sequence"):
+    def __init__(self, options: Sequence[Sequence[str]], names: Sequence[str] | None = None, name: str = "sequence",
+                 description: str | None = None):
         if isinstance(options, (str, bytes, dict)) or not hasattr(options, "__iter__"):
             raise ConfigTypeError(f"options must be one list of option names per position, got "
                                   f"{type(options).__name__} {options!r:.60}")
@@ -112,6 +116,10 @@ class CategoricalSequenceSpace(GrammarSpace):
         if not isinstance(name, str) or not name:
             raise ConfigTypeError(f"name must be a non-empty string, got {name!r}")
         self.name = name
+        if description is not None and (not isinstance(description, str) or not description.strip()):
+            raise ConfigTypeError(f"description must be text (the space in words), got {description!r:.60}")
+        if description is not None:
+            self.description = description.strip()
         self._tokens = [[f"{n}={o}" for o in opts] for n, opts in zip(self.names, self.options)]
         self._lookup = [{t: j for j, t in enumerate(ts)} for ts in self._tokens]
         self._widths = [max(1, len(str(len(o) - 1))) for o in self.options]
@@ -205,6 +213,12 @@ class CategoricalSequenceSpace(GrammarSpace):
 
     def describe(self) -> dict:
         return {"name": self.name, "names": self.names, "options": self.options}
+
+    def prompt_description(self) -> str:
+        """The space in words for an LLM: ``description`` where given, else what the positions are (their names
+        and options are listed beside it)."""
+        return self.description or (f"An architecture of {self.name} makes {len(self.options)} decisions, one per "
+                                    "layer (position), in this order; each takes one of its options.")
 
     # NCode ----------------------------------------------------------------------------------------------------
     @property

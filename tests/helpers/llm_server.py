@@ -5,7 +5,8 @@
 ...     url = srv.url          # http://127.0.0.1:PORT/v1
 
 Each request takes the next scripted step (the last one repeats); ``srv.requests`` holds every request body.
-``("echo_pool",)`` answers with the first candidate of the pool in the last message (LM-Searcher's ``code;code;``).
+``("echo_pool",)`` answers with the first candidate of the pool in the last message (LM-Searcher's ``code;code;``);
+``("fn", f)`` answers ``f(request_body)``. ``usage`` counts about four characters a token, as a real server would.
 """
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def usage(body: dict, text: str) -> dict:
+    """Token counts the way a real server reports them, roughly: one token per four characters."""
+    prompt = sum(len(m.get("content") or "") for m in body.get("messages", []))
+    return {"prompt_tokens": prompt // 4 + 1, "completion_tokens": len(text) // 4 + 1,
+            "total_tokens": prompt // 4 + len(text) // 4 + 2}
 
 
 class LLMServer:
@@ -30,6 +38,7 @@ class LLMServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self._body = body
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
@@ -56,7 +65,7 @@ class LLMServer:
             def _reply(self, text):
                 self._send(200, {"id": "x", "object": "chat.completion", "choices": [
                     {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+                    "usage": usage(self._body, text)})
 
             def handle(self):
                 try:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from ...errors import ConfigError
-from ..base import Flag, check_choice, check_int, check_probability, settings_from_dict
+from ..base import PRESET, Flag, check_choice, check_int, check_probability, settings_from_dict
 
 log = logging.getLogger(__name__)
 PRETRAIN_SECTIONS = ("model", "corpus", "train")  # gpt.pretrain: the token GPT's PretrainSettings
@@ -34,9 +34,7 @@ PRESETS = {
               "pretrain": {"model": {"n_embd": 32, "n_layer": 1, "n_head": 2, "activation": "gelu"}}},
 }
 FLAGS = (
-    Flag("--preset", "preset", "named settings — local (regularised evolution with the GPT's adaptive local move; "
-         "the token GPT's default) | paper (GPT-NAS as published: GA, r = 0.4 decaying, to reproduce its tables; "
-         "the block-chain space's default)", metavar="NAME"),
+    PRESET,
     Flag("--transfer-from", "transfer_from", "fine-tune the GPT on the best architectures of another dataset (or a "
          "run dir)", metavar="SOURCE"),
 )
@@ -150,7 +148,7 @@ class GPTSettings:
     def resolved(self, layer: bool = False) -> "GPTSettings":
         """A copy with every unset key taken from the preset (``auto``: ``paper`` for GPT-NAS's layer GPT, ``local``
         for the token GPT); ``gpt.pretrain`` sections the user gave win over the preset's."""
-        name = self.preset if self.preset != "auto" else ("paper" if layer else "local")
+        name = self.preset if self.preset not in ("auto", "default") else ("paper" if layer else "local")
         preset = PRESETS[name]
         d = asdict(self)
         d["preset"] = name
@@ -172,7 +170,7 @@ class GPTSettings:
                               f"(cifar100) or the run directory of a search on another task, got {self.transfer_from!r}")
         for opt in ("rate", "rate_end"):
             check_probability(w, f"gpt.{opt}", getattr(self, opt))
-        check_choice(w, "gpt.preset", self.preset, ("auto",) + tuple(PRESETS))
+        check_choice(w, "gpt.preset", self.preset, ("auto", "default") + tuple(PRESETS))
         for opt, choices in (("loop", ("ga", "rea")), ("mutation", ("reconstruct", "local", "adaptive")),
                              ("finetune_from", ("current", "pretrained")), ("weighting", ("top", "rank"))):
             if getattr(self, opt) is not None:  # unset: the preset's

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import re
 from typing import Optional
 
 from ...errors import ConfigError
@@ -111,19 +112,26 @@ class LLMExtractor:
         self.client, self.max_options, self.stats, self.n_archs, self.fallback = client, max_options, stats, \
             n_archs, fallback
         self.messages: list[dict] = []
+        self.original: list[dict] = []  # replace: the separate conversation that asks for other operations
+        self.prose = ""  # the last ask's replies, for their statements
 
-    def ask(self, messages: list[dict], space) -> tuple[Optional[list[list[int]]], str, str]:
-        """(allowed, reply, error): one retry with the error stated; allowed None when both replies fail."""
+    def ask(self, messages: list[dict], space, m: Optional[int] = None) -> tuple[Optional[list[list[int]]], str, str]:
+        """(allowed, reply, error): one retry with the error stated; allowed None when both replies fail. ``m``:
+        the most options per layer an answer may give (default ``max_options``). ``self.prose`` is then every
+        reply's text (a first reply's principles stand though its JSON needed correcting)."""
+        m = m or self.max_options
         reply = self.client.chat(messages)
+        self.prose = reply
         try:
-            return parse_allowed(reply, space, self.max_options), reply, ""
+            return parse_allowed(reply, space, m), reply, ""
         except ReplyError as e:
             log.warning("the LLM's reply could not be used (%s); asking again", e)
             retry = messages + [{"role": "assistant", "content": reply},
-                                {"role": "user", "content": prompts.fix(str(e), space, self.max_options)}]
+                                {"role": "user", "content": prompts.fix(str(e), space, m)}]
             reply2 = self.client.chat(retry)
+            self.prose = reply + "\n\n" + reply2
             try:
-                allowed = parse_allowed(reply2, space, self.max_options)
+                allowed = parse_allowed(reply2, space, m)
                 messages[:] = retry
                 return allowed, reply2, ""
             except ReplyError as e2:
@@ -146,10 +154,10 @@ class LLMExtractor:
             raise ConfigError(f"the LLM's principles could not be used after one retry: {error} (set "
                               "principles.fallback=stats to fall back to the statistics)")
         self.messages.append({"role": "assistant", "content": reply})
-        return self._principles(space, stat, allowed, reply, [n for n, _ in sources])
+        return self._principles(space, stat, allowed, self.prose, [n for n, _ in sources])
 
     def _principles(self, space, stat: Principles, allowed, reply: str, sources) -> Principles:
-        p = Principles(space.name, stat.positions, _statements(reply), "llm", sources, stat.adaptations,
+        p = Principles(space.name, stat.positions, statements(reply), "llm", sources, stat.adaptations,
                        {**stat.settings, "model": self.client.settings.model})
         names, options = positions_of(space)
         for pos, idx in zip(p.positions, allowed):
@@ -157,20 +165,33 @@ class LLMExtractor:
             pos.allowed = [options[i][j] for j in idx]
         return p
 
-    def adapt(self, principles: Principles, space, history, improved: bool, top_k: int, best_before: float) -> dict:
-        """LAPT's adaptation through the conversation: the target's best given back, or other operations asked."""
+    def adapt(self, principles: Principles, space, history, improved: bool, top_k: int, best_before: float,
+              replace: bool = False) -> dict:
+        """LAPT's adaptation: the target's best given back (improved), or other operations asked (not).
+
+        ``replace=False`` (ours): one conversation, answers capped at ``max_options``, a "widen" answer only adds.
+        ``replace=True`` (the paper's): the update continues the extraction's conversation, the request for other
+        operations goes to a separate one that holds only the extraction, and either answer replaces the lists."""
         best = max((e.fitness for e in history.successful()), default=float("-inf"))
+        m = max(len(o) for o in positions_of(space)[1]) if replace else self.max_options
         if improved:
             archs = [e.genome for e in history.top(top_k) if not e.failed]
-            text, kind = prompts.update(space, archs, self.max_options), "update"
+            text, kind = prompts.update(space, archs, m), "update"
             reason = f"the best rose from {best_before:.4g} to {best:.4g}: the target's {len(archs)} best given back"
         else:
-            text, kind = prompts.widen(space, self.max_options), "widen"
-            reason = f"no improvement since the last adaptation (best {best:.4g}): other operations asked for"
-        self.messages.append({"role": "user", "content": text})
-        allowed, reply, error = self.ask(self.messages, space)
-        self.messages.append({"role": "assistant", "content": reply})
+            text, kind = prompts.widen(space, m), "widen"
+            reason = f"no improvement over {best_before:.4g} (best {best:.4g}): other operations asked for"
+        if replace and not improved:
+            if not self.original:
+                self.original = [dict(x) for x in self.messages[:3]]
+            conversation = self.original
+        else:
+            conversation = self.messages
+        conversation.append({"role": "user", "content": text})
+        allowed, reply, error = self.ask(conversation, space, m)
+        conversation.append({"role": "assistant", "content": reply})
         changes = {}
+        new_statements: list[str] = []
         if allowed is None:
             reason += f"; the reply could not be used ({error}): principles kept"
         else:
@@ -178,29 +199,87 @@ class LLMExtractor:
             for pos, idx in zip(principles.positions, allowed):
                 i = names.index(pos.name)
                 new = [options[i][j] for j in idx]
-                if kind == "widen":  # widening never removes
+                if kind == "widen" and not replace:  # ours: widening never removes
                     new = [o for o in options[i] if o in set(new) | set(pos.allowed)]
                 if new != pos.allowed:
                     changes[pos.name] = new
                     pos.allowed = new
-            principles.statements += [f"(after {len(history)} evaluations) {s}" for s in _statements(reply)][:5]
+            known = {x.lower() for x in principles.statements}
+            for a in principles.adaptations:
+                known |= {x.lower() for x in a.get("statements", [])}
+            new_statements = [x for x in statements(self.prose) if x.lower() not in known]
         record = {"evaluation": len(history), "kind": kind, "reason": reason, "changes": changes,
                   "refined_size": principles.size()}
+        if new_statements:
+            record["statements"] = new_statements
         principles.adaptations.append(record)
         return record
 
     def state_dict(self) -> dict:
-        return {"messages": self.messages}
+        return {"messages": self.messages, "original": self.original}
 
     def load_state_dict(self, state: dict) -> None:
         self.messages = list(state.get("messages", []))
+        self.original = list(state.get("original", []))
 
 
-def _statements(reply: str) -> list[str]:
-    """The reply's prose (the part before its JSON), as statements: its non-empty lines, at most 12."""
-    prose = reply.split("{")[0]
-    lines = [ln.strip(" -*#\t") for ln in prose.splitlines()]
-    return [ln for ln in lines if len(ln) > 3][:12] or [reply.strip()[:300]]
+_FENCE = re.compile(r"```.*?(```|$)", re.S)
+_FILLER = ("let's", "let us", "sure", "certainly", "okay", "ok,", "here is", "here are", "here's", "i'm sorry",
+           "i am sorry", "i cannot", "i can't", "as an ai", "step by step", "answer:", "final answer", "json")
+
+
+def _without_json(text: str) -> str:
+    """``text`` with every balanced ``{...}`` block cut out."""
+    out, depth = [], 0
+    for c in text:
+        if c == "{":
+            depth += 1
+        elif c == "}" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(c)
+    return "".join(out)
+
+
+def _clean(line: str) -> tuple[str, bool]:
+    """(the line without Markdown, whether it is a heading)."""
+    raw = line.strip()
+    heading = raw.startswith("#")
+    t = raw.lstrip("#").strip()
+    t = re.sub(r"^(?:[-*+•]\s+|\d+[.)]\s*|[a-z][.)]\s+)+", "", t)
+    bold_only = bool(re.fullmatch(r"(\*\*|__).+?(\*\*|__)[:.]?", t))
+    t = re.sub(r"(\*\*|__|`)", "", t).strip()
+    heading = heading or bold_only or t.endswith(":")
+    return t, heading
+
+
+def statements(reply: str, limit: int = 12) -> list[str]:
+    """The design principles a reply states, as clean sentences, each once: its prose with code fences, JSON and
+    Markdown (numbering, bullets, bold, headings) removed, filler (``Let's analyse step by step.``) and headings
+    dropped. Where the reply has a section whose heading names principles, only that section's lines."""
+    text = _without_json(_FENCE.sub("\n", reply))
+    lines = [_clean(ln) for ln in text.splitlines() if ln.strip()]
+    start = next((j for j, (t, h) in enumerate(lines) if h and "principle" in t.lower()), None)
+    if start is not None:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j][1]), len(lines))
+        section = lines[start + 1:end]
+        if any(not h for _, h in section):
+            lines = section
+    out, seen = [], set()
+    for t, heading in lines:
+        low = t.lower()
+        if heading or len(t.split()) < 4 or low.startswith(_FILLER):
+            continue
+        t = t[0].upper() + t[1:]
+        if t[-1] not in ".!?":
+            t += "."
+        if low not in seen:
+            seen.add(low)
+            out.append(t)
+    return out[:limit]
+
+
+_statements = statements  # the name before it was public
 
 
 def llm_extractor(settings, llm_settings, space, run_dir, stats, max_options: int):

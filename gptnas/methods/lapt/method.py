@@ -6,11 +6,14 @@ results as they come in (:class:`PrinciplesLearner`): after ``adapt_first`` eval
 ``adapt_every``, if the best improved since the last adaptation the target's ``adapt_top`` best update the
 principles, else other operations are added to the refined space.
 
-Defaults are the paper's per space: NAS-Bench-201 population 5, tournament 2, 2 options per edge, adaptation at 10
-and then every 5 evaluations from the top 5; TransNAS-Bench-101 population 10, tournament 5, 3 options, every 10
-from the top 15. Ours beyond the paper (``principles.guided``, default on): the initial population is drawn from
-the refined space by the principles' scores and each mutation takes the best-scored neighbour not yet evaluated;
-``guided=false`` is the paper's uniform sampling and mutation. Sources are other tasks only, never the target.
+Loop sizes are the paper's per space: NAS-Bench-201 population 5, tournament 2, 2 options per edge, adaptation at
+10 and then every 5 evaluations from the top 5; TransNAS-Bench-101 population 10, tournament 5, 3 options, every 10
+from the top 15 (the paper's first adaptation there at 20, ours at 10). Ours beyond the paper (``preset: default``):
+principles from the ``stats`` extractor; ``guided``: the initial population is drawn from the refined space by the
+principles' scores and each mutation takes the best-scored neighbour not yet evaluated; an adaptation only ever
+widens the lists. ``preset: paper`` (docs/lapt_paper.md) is LAPT as published: the LLM reads the source's top 50
+(the frequency among them stands in offline), uniform sampling and mutation, every adaptation's answer replaces the
+lists, "improved" is judged against the initial population's best. Sources are other tasks only, never the target.
 """
 from __future__ import annotations
 
@@ -23,11 +26,12 @@ from typing import Optional
 from ...errors import ConfigError
 from .operators import init_principled, mut_principled
 from ...spaces.base import grammar_is_exact
-from ..base import POPULATION, SAMPLE, Learner, Method, SearchContext, check_int
+from ..base import POPULATION, PRESET, SAMPLE, Learner, Method, SearchContext, check_choice, check_int
 from ..rea import REA
 from .decisions import is_chain, set_allowed
-from .options import PrinciplesSettings, paper_setting
-from .stats import adapt_statistically
+from .options import PRESETS, PrinciplesSettings, paper_setting
+from .learn import mark_adapted
+from .stats import adapt_by_frequency, adapt_statistically
 from .wrapper import FLAGS as PRINCIPLE_FLAGS, PATHS as PRINCIPLE_PATHS, check_sources_not_target
 
 log = logging.getLogger(__name__)
@@ -44,14 +48,15 @@ class PrinciplesLearner(Learner):
 
     name = "principles"
 
-    def __init__(self, principles, extractor, space, refined, settings: PrinciplesSettings, ctx: SearchContext):
+    def __init__(self, principles, extractor, space, refined, settings: PrinciplesSettings, ctx: SearchContext,
+                 population: int = 0):
+        """``settings``: resolved (:meth:`PrinciplesSettings.resolved`); ``population``: the loop's, whose best is
+        the paper's baseline for "improved" (``baseline: initial``)."""
         self.principles, self.extractor, self.space, self.refined = principles, extractor, space, refined
-        self.settings, self.ctx = settings, ctx
+        self.settings, self.ctx, self.population = settings, ctx, population
         self.source_scores = principles.scores(space)
         self.scores = self.source_scores.copy()
-        self.first = settings.adapt_first or paper_setting(space, "adapt_first")
-        self.every = settings.adapt_every or paper_setting(space, "adapt_every")
-        self.top = settings.adapt_top or paper_setting(space, "adapt_top")
+        self.first, self.every, self.top = settings.adapt_first, settings.adapt_every, settings.adapt_top
         self.next_at, self.best_before = self.first, -math.inf
         self.seen, self.idle = 0, 0  # evaluations at the last generation; generations since one was new
         self.widen_exhausted = not grammar_is_exact(space)
@@ -73,11 +78,19 @@ class PrinciplesLearner(Learner):
             self.next_at += self.every
         best = history.best()
         best = best.fitness if best is not None else -math.inf
+        if self.settings.baseline == "initial" and self.best_before == -math.inf:
+            initial = [e.fitness for e in list(history)[:self.population] if not e.failed]
+            self.best_before = max(initial, default=-math.inf)  # the paper's current_best
         improved = best > self.best_before and not exhausted
         if exhausted:
             log.info("no new architecture in %d generations: the refined space is exhausted, widening it", self.idle)
+        replace = self.settings.adaptation == "replace"
         if hasattr(self.extractor, "adapt"):
-            record = self.extractor.adapt(self.principles, self.space, history, improved, self.top, self.best_before)
+            record = self.extractor.adapt(self.principles, self.space, history, improved, self.top, self.best_before,
+                                          replace=replace)
+        elif replace:
+            record = adapt_by_frequency(self.principles, self.space, history, improved, self.top,
+                                        self.settings.max_options, self.best_before)
         else:
             record = adapt_statistically(self.principles, self.space, self.source_scores, history, improved,
                                          self.top, self.settings.target_weight, self.best_before)
@@ -86,6 +99,7 @@ class PrinciplesLearner(Learner):
                                f"architecture); {record['reason']}"
             self.idle = 0
         self.best_before = max(self.best_before, best)
+        mark_adapted(self.principles, self.ctx)
         set_allowed(self.refined, self.principles.allowed(self.space))
         self.scores = self.principles.scores(self.space)
         log.info("principle adaptation after %d evaluations: %s; refined space now %d architectures",
@@ -123,11 +137,12 @@ class LAPT(Method):
     name = "lapt"
     steady_state = True  # asked for a child whenever a worker is free
     nested = ("principles",)
-    flags = (POPULATION, SAMPLE, *PRINCIPLE_FLAGS)
+    flags = (POPULATION, SAMPLE, PRESET, *PRINCIPLE_FLAGS)
     paths = PRINCIPLE_PATHS
     aliases = {"principles.*": "*", "gpt.pretrain": "pretrain"}
     population: Optional[int] = None
     sample: Optional[int] = None
+    preset: str = "default"           # default (ours) | paper (LAPT as published: docs/lapt_paper.md)
     principles: PrinciplesSettings = field(default_factory=PrinciplesSettings)
 
     def __post_init__(self) -> None:
@@ -136,6 +151,7 @@ class LAPT(Method):
         super().__post_init__()
 
     def validate(self) -> None:
+        check_choice(self.name, "preset", self.preset, PRESETS)
         for opt in ("population", "sample"):
             if getattr(self, opt) is not None:
                 check_int(self.name, opt, getattr(self, opt))
@@ -153,10 +169,18 @@ class LAPT(Method):
         from .learn import learn_principles
         super().bind(ctx)
         full = ctx.space
-        self.principles_obj, extractor = learn_principles(self.principles, full, ctx)
+        self.settings = self.principles.resolved(full, self.preset, ctx.llm is not None and ctx.llm.given())
+        s = self.settings
+        if self.preset == "paper" and self.principles.extractor is None and s.extractor == "frequency":
+            log.info("lapt --preset paper: no LLM given (--llm-url, --llm-model), so the frequency among the "
+                     "source's top 50 stands in for the paper's LLM")
+        log.info("lapt: preset %s (extractor %s, %s sampling, adaptation %s, improved against %s)", self.preset,
+                 s.extractor, "guided" if s.guided else "uniform", s.adaptation,
+                 "the initial population's best" if s.baseline == "initial" else "the last adaptation's best")
+        self.principles_obj, extractor = learn_principles(s, full, ctx)
         self.refined = self.principles_obj.refine(full)
-        self.learner = PrinciplesLearner(self.principles_obj, extractor, full, self.refined, self.principles, ctx)
         pop = self.population or paper_setting(full, "population")
+        self.learner = PrinciplesLearner(self.principles_obj, extractor, full, self.refined, s, ctx, pop)
         self.loop = REA(population=pop, sample=self.sample or paper_setting(full, "sample"))
         self.loop.bind(dataclasses.replace(ctx, space=self.refined))
         self.space = self.refined  # keys, genomes: the parent's (a Subspace shares them)
@@ -167,10 +191,10 @@ class LAPT(Method):
 
     def register(self, toolbox) -> None:
         self.loop.register(toolbox)
-        if self.principles.guided and not is_chain(self.refined):  # chains: the sub-space's own operators
+        if self.settings.guided and not is_chain(self.refined):  # chains: the sub-space's own operators
             scores = lambda: self.learner.scores
             toolbox.register("population", init_principled, space=self.refined, scores=scores, rng=self.rngs.py,
-                             temperature=self.principles.temperature)
+                             temperature=self.settings.temperature)
             toolbox.register("mutate", mut_principled, space=self.refined, scores=scores,
                              evaluated=lambda: self._history.proposed() if self._history is not None else set(),
                              rng=self.rngs.py)

@@ -62,6 +62,9 @@ class Principles:
     sources: list[str] = field(default_factory=list)
     adaptations: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    #: where they come from (:func:`~gptnas.methods.lapt.learn.provenance`): source tasks and a fingerprint of each
+    #: one's values, the space, the run that learned them, and every target whose results adapted them
+    provenance: dict = field(default_factory=dict)
 
     # The space -------------------------------------------------------------------------------------------------
     def allowed(self, space) -> list[list[int]]:
@@ -103,7 +106,8 @@ class Principles:
         positions = [Position(p["name"], list(p["allowed"]), [Evidence(**e) for e in p.get("evidence", [])])
                      for p in d["positions"]]
         return cls(d.get("space", ""), positions, list(d.get("statements", [])), d.get("extractor", "hand"),
-                   list(d.get("sources", [])), list(d.get("adaptations", [])), dict(d.get("settings", {})))
+                   list(d.get("sources", [])), list(d.get("adaptations", [])), dict(d.get("settings", {})),
+                   dict(d.get("provenance", {})))
 
     @classmethod
     def load(cls, path, space) -> "Principles":
@@ -150,7 +154,9 @@ class Principles:
             lines += ["", "## Adaptations", ""]
             for a in self.adaptations:
                 lines.append(f"- after {a['evaluation']} evaluations: {a['kind']} — {a['reason']}"
-                             + (f" ({a['changes']})" if a.get("changes") else ""))
+                             + ("; now " + "; ".join(f"{k}: {', '.join(v)}" for k, v in a["changes"].items())
+                                if a.get("changes") else ""))
+                lines += [f"  - {s}" for s in a.get("statements", [])]  # what the model newly stated then
         return "\n".join(lines) + "\n"
 
 

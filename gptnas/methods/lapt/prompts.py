@@ -9,9 +9,7 @@ layer, at most ``m`` per layer, as one JSON object. Adaptation prompts give back
 """
 from __future__ import annotations
 
-import json
-
-from .decisions import positions_of
+from .decisions import is_chain, positions_of
 
 SYSTEM = "You are an expert in neural network design. You reason step by step and answer precisely."
 
@@ -21,19 +19,25 @@ def describe(space) -> str:
     names, options = positions_of(space)
     text = space.prompt_description() if hasattr(space, "prompt_description") else \
         f"An architecture makes {len(names)} decisions, one per layer (position), in this order."
-    lines = [text, "", f"An architecture is written as layer_list = [op0, ..., op{len(names) - 1}], one "
-                       "operation index per layer. The layers and their candidate operations:"]
+    head = ("An architecture is written as layer_list = [block, block, ...], the block types' indices in chain "
+            "order. The decision and its candidates:") if is_chain(space) else \
+        (f"An architecture is written as layer_list = [op0, ..., op{len(names) - 1}], one operation index per "
+         "layer. The layers and their candidate operations:")
+    lines = [text, "", head]
     for i, (name, opts) in enumerate(zip(names, options)):
         lines.append(f"  layer{i} ({name}): " + ", ".join(f"{j}: {o}" for j, o in enumerate(opts)))
     return "\n".join(lines)
 
 
 def answer_format(space, m: int) -> str:
-    names, options = positions_of(space)
-    example = {f"layer{i}": list(opts[:min(m, len(opts))]) for i, opts in enumerate(options[:2])}
+    """How to answer. The example holds placeholders, never operations: a real option there would suggest an
+    answer (the first options of each layer, which a model tends to copy)."""
+    names, _ = positions_of(space)
+    last = len(names) - 1
+    example = "{" + ", ".join(f'"layer{i}": ["<operation>", ...]' for i in range(min(2, len(names)))) + \
+        (f', ..., "layer{last}": [...]' if last >= 2 else "") + "}"
     return ("Answer with one JSON object (and nothing else after it) mapping every layer to the list of its "
-            f"available operations, by name, at most {m} per layer, e.g. {json.dumps(example)} ... for all "
-            f"{len(names)} layers.")
+            f"available operations, by name, at most {m} per layer: {example}, for all {len(names)} layers.")
 
 
 def extraction(space, archs: list[list[int]], m: int, source: str) -> str:

@@ -225,3 +225,44 @@ def adapt_statistically(principles: Principles, space, source_score: np.ndarray,
               "refined_size": principles.size()}
     principles.adaptations.append(record)
     return record
+
+
+def adapt_by_frequency(principles: Principles, space, history, improved: bool, top_k: int, m: int,
+                       best_before: float) -> dict:
+    """The paper's adaptation (``adaptation: replace``) without an LLM: each answer *replaces* the lists.
+
+    - Improved: every position allows the ``m`` options most frequent among the target's ``top_k`` best (ties: the
+      source's score) — what the LLM is asked to read off the target's best.
+    - Not improved: every position allows the ``m`` best-scored options it does not allow now — the "other
+      operations" the paper asks for; a position that allows every option keeps them.
+
+    Updates ``principles`` in place; returns the adaptation record (also appended to ``principles.adaptations``).
+    """
+    names, options = positions_of(space)
+    scored = [e for e in history.successful() if math.isfinite(e.fitness)]
+    best = max((e.fitness for e in scored), default=-math.inf)
+    changes: dict[str, list[str]] = {}
+    top = sorted(scored, key=lambda e: -e.fitness)[:top_k]
+    uses = counts(space, [e.genome for e in top]).sum(0) if top else None  # (positions, max options)
+    for i, pos in enumerate(principles.positions):
+        by_score = [e.option for e in sorted(pos.evidence, key=lambda e: -e.score)] or list(options[i])
+        by_score += [o for o in options[i] if o not in by_score]
+        if improved and top:
+            freq = {o: uses[i, j] for j, o in enumerate(options[i])}
+            new = sorted((o for o in options[i] if freq[o] > 0), key=lambda o: (-freq[o], by_score.index(o)))[:m]
+        else:
+            new = [o for o in by_score if o not in pos.allowed][:m] or list(pos.allowed)
+        new = [o for o in options[i] if o in new]
+        if new != pos.allowed:
+            changes[pos.name] = new
+            pos.allowed = new
+    if improved and top:
+        kind, reason = "update", (f"the best rose from {best_before:.4g} to {best:.4g}: the lists replaced by the "
+                                  f"options most frequent among the target's {len(top)} best")
+    else:
+        kind, reason = "widen", (f"no improvement over {best_before:.4g} (best {best:.4g}): the lists replaced by "
+                                 "other operations")
+    record = {"evaluation": len(history), "kind": kind, "reason": reason, "changes": changes,
+              "refined_size": principles.size()}
+    principles.adaptations.append(record)
+    return record

@@ -68,7 +68,7 @@ class Principled(Wrapper):
 
     def bind(self, ctx: SearchContext) -> None:
         from .learn import learn_principles
-        principles, _ = learn_principles(self.principles, ctx.space, ctx)
+        principles, _ = learn_principles(self.principles.resolved(ctx.space), ctx.space, ctx)
         refined = principles.refine(ctx.space)
         if ctx.run_dir is not None:
             principles.save(ctx.run_dir)

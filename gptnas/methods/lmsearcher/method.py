@@ -15,14 +15,16 @@ de-duplicated by key, and equal scores normalise to 1.0 (``tests/test_lmsearcher
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass, field
 
 from ...core.types import make_individual
 from ...errors import ConfigError
-from ..base import Learner, Method, SearchContext, register_common
-from .options import RankSettings
+from ..base import PRESET, Learner, Method, SearchContext, check_choice, register_common
+from ..sources import SourceGuard, target_table
+from .options import PRESETS, RankSettings
 from .prescreen import Prescreened
 from .trajectories import neighbours
 
@@ -104,9 +106,10 @@ class LMSearcher(Method):
     name = "lmsearcher"
     steady_state = True  # asked for a child whenever a worker is free
     nested = ("rank",)
-    flags = tuple(f for f in Prescreened.flags if f.option != "prescreen")
+    flags = (PRESET, *(f for f in Prescreened.flags if f.option != "prescreen"))
     paths = Prescreened.paths
     aliases = {"rank.*": "*", "gpt.pretrain": "pretrain"}
+    preset: str = "default"           # default (ours) | paper (LM-Searcher as published: docs/lmsearcher_paper.md)
     rank: RankSettings = field(default_factory=RankSettings)
 
     def __post_init__(self) -> None:
@@ -115,6 +118,7 @@ class LMSearcher(Method):
         super().__post_init__()
 
     def validate(self) -> None:
+        check_choice(self.name, "preset", self.preset, PRESETS)
         if not isinstance(self.rank, RankSettings):
             raise ConfigError("lmsearcher option rank must be RankSettings or a mapping")
         self.rank.validate()
@@ -130,18 +134,32 @@ class LMSearcher(Method):
         if not hasattr(ctx.space, "ncode"):
             raise ConfigError(f"method lmsearcher reads architectures as NCode and {ctx.space.name} has none (a "
                               "CategoricalSequenceSpace has: NB201, TransNAS-Bench-101, your own)")
-        self.ranker = make_ranker(self.rank, ctx, ctx.progress)
+        self.settings = self.rank.resolved(self.preset)
+        llm = ctx.llm
+        if self.preset == "paper" and llm is not None and llm.max_tokens is None:
+            from .options import PAPER_MAX_TOKENS
+            llm = dataclasses.replace(llm, max_tokens=PAPER_MAX_TOKENS)
+        log.info("lmsearcher: preset %s (%s pools of %d%s)", self.preset, self.settings.pool_source,
+                 self.settings.pool, ", a new pool when the LLM names none" if self.settings.ranker == "llm" and
+                 self.settings.on_miss == "redraw" else "")
+        self.ranker = make_ranker(self.settings, dataclasses.replace(ctx, llm=llm), ctx.progress)
         self.learner = RankerLearner(self.ranker)
         self.propose = None
+        self.guard = None
+        if self.settings.ranker != "random" and self.settings.prior != "synthetic" and target_table(ctx) is None:
+            # no target table to compare the ranker's tables with up front: compare with the first evaluations
+            from .rankers import training_sources
+            read = [(label, scored) for label, _, scored in training_sources(self.settings, ctx, required=False)]
+            self.guard = SourceGuard(read, "the built-in ranker's source") if read else None
 
     def learners(self):
-        return [self.learner]
+        return [self.learner] + ([self.guard] if self.guard is not None else [])
 
     def register(self, toolbox) -> None:
         register_common(toolbox, self.space, self.rngs)
-        if self.rank.pool_source == "gpt":
+        if self.settings.pool_source == "gpt":
             from ...lm.cache import token_proposer
-            gpt = token_proposer(self.space, self.rank.pretrain, self.ctx.cache_dir, self.ctx.progress,
+            gpt = token_proposer(self.space, self.settings.pretrain, self.ctx.cache_dir, self.ctx.progress,
                                  "lmsearcher.pretrain")
 
             def propose(genomes, rng):
@@ -152,8 +170,8 @@ class LMSearcher(Method):
 
     def initial(self, toolbox, history):
         pop, keys = [], set()
-        for _ in range(100 * self.rank.initial):
-            if len(pop) >= self.rank.initial:
+        for _ in range(100 * self.settings.initial):
+            if len(pop) >= self.settings.initial:
                 break
             ind = toolbox.individual()
             k = self.space.key(ind)
@@ -163,12 +181,21 @@ class LMSearcher(Method):
         return pop
 
     def offspring(self, toolbox, population, history):
-        pool = candidate_pool(self.space, history, self.rank.pool, self.rngs.py, self.rank.pool_source,
-                              self.rank.local_share, self.propose)
+        s = self.settings
+
+        def draw():
+            return candidate_pool(self.space, history, s.pool, self.rngs.py, s.pool_source, s.local_share,
+                                  self.propose)
+        pool = draw()
         if not pool:
             return []
         codes, scores = codes_and_scores(self.space, history)
-        i = self.ranker.choose(codes, scores, [self.space.ncode(g) for g in pool]) if len(pool) > 1 else 0
+        if len(pool) == 1:
+            i = 0
+        elif s.on_miss == "redraw" and hasattr(self.ranker, "choose_redrawing"):
+            pool, i = self.ranker.choose_redrawing(codes, scores, pool, draw, self.space.ncode)
+        else:
+            i = self.ranker.choose(codes, scores, [self.space.ncode(g) for g in pool])
         origin = "ranker-fallback" if getattr(self.ranker, "last_fallback", False) else f"ranker:{self.ranker.name}"
         return [make_individual(pool[i], origin)]
 

@@ -47,9 +47,13 @@ class RankerConfig:
     heads: int = 4
     dropout: float = 0.1
     max_history: int = 32
+    evidence: bool = False  # candidates also carry what the whole history says of them (:func:`evidence`)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.evidence:  # absent when off, so rankers trained before the option keep their cache key
+            del d["evidence"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class RankerTraining:
 
 
 class RankerNet(nn.Module):
-    """``forward(digits (B, N, P) long, -1 = none; feats (B, N, 2); is_pool (B, N) long; mask (B, N))``
+    """``forward(digits (B, N, P) long, -1 = none; feats (B, N, 2 + EVIDENCE); is_pool (B, N) long; mask (B, N))``
     → logits (B, N) (meaningful at pool entries)."""
 
     def __init__(self, cfg: RankerConfig):
@@ -76,6 +80,7 @@ class RankerNet(nn.Module):
         self.cfg = cfg
         self.digit = nn.Embedding(cfg.max_positions * 10 + 1, cfg.hidden, padding_idx=cfg.max_positions * 10)
         self.score = nn.Linear(2, cfg.hidden)
+        self.evidence = nn.Linear(EVIDENCE, cfg.hidden) if cfg.evidence else None
         bert = BertConfig(vocab_size=1, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
                           num_attention_heads=cfg.heads, intermediate_size=2 * cfg.hidden, max_position_embeddings=1,
                           type_vocab_size=2, hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout)
@@ -86,14 +91,70 @@ class RankerNet(nn.Module):
         P = self.cfg.max_positions
         pos = torch.arange(digits.shape[-1], device=digits.device)
         idx = torch.where(digits >= 0, pos * 10 + digits.clamp(min=0), torch.full_like(digits, P * 10))
-        x = self.digit(idx).sum(2) + self.score(feats) * (1 - is_pool).unsqueeze(-1)
+        x = self.digit(idx).sum(2) + self.score(feats[..., :2]) * (1 - is_pool).unsqueeze(-1)
+        if self.evidence is not None:
+            x = x + self.evidence(feats[..., 2:]) * is_pool.unsqueeze(-1)
         h = self.encoder(inputs_embeds=x, attention_mask=mask, token_type_ids=is_pool,
                          position_ids=torch.zeros_like(is_pool)).last_hidden_state
         return self.head(h).squeeze(-1)
 
 
+#: Features per candidate from :func:`evidence`.
+EVIDENCE = 8
+
+
+def _one_hot(codes: Sequence[str], P: int) -> np.ndarray:
+    """(len(codes), P * 10) indicators of (digit position, digit value), the first ``P`` digits."""
+    x = np.zeros((len(codes), P * 10))
+    for i, c in enumerate(codes):
+        for j, ch in enumerate(c[:P]):
+            x[i, j * 10 + int(ch)] = 1.0
+    return x
+
+
+def evidence(codes: Sequence[str], scores: Sequence[float], pool: Sequence[str], P: int = 32,
+             ridge: float = 1.0) -> np.ndarray:
+    """What the whole history says of each candidate, in terms that mean the same in any space: (len(pool), 8)
+    float32 — two ridge regressions' predictions from (digit position, value) indicators fitted on the history, one
+    of the min–max normalised scores and one of their ranks (0 worst, 1 best: a few dead architectures compress
+    the first's scale, not the second's), each raw and standardised over the pool; the Hamming distance to the
+    history's best and to the nearest of its best five (shares of the digits); the share of its (position, value)
+    pairs the history never tried; and log(1 + history size) / 5. The ranker learns how far to trust each from the
+    problems it trains on: one trained on synthetic problems has no prior over digits to learn, and needs them to
+    read a history in a few epochs."""
+    out = np.zeros((len(pool), EVIDENCE), dtype=np.float32)
+    if not pool:
+        return out
+    n = len(codes)
+    out[:, 7] = math.log1p(n) / 5
+    if n == 0:
+        out[:, 4:7] = 1.0
+        return out
+    s = np.asarray(scores, dtype=float)
+    lo, hi = s.min(), s.max()
+    minmax = (s - lo) / (hi - lo) if hi > lo else np.ones(n)
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n) / max(1, n - 1)
+    xh, xc = _one_hot(codes, P), _one_hot(pool, P)
+    inv = np.linalg.inv(xh @ xh.T + ridge * np.eye(n))  # the dual form: n is small, P * 10 is not
+    cross = xc @ xh.T
+    for k, y in enumerate((minmax, ranks)):
+        pred = cross @ (inv @ (y - y.mean())) + y.mean()
+        out[:, 2 * k] = pred
+        out[:, 2 * k + 1] = np.clip((pred - pred.mean()) / (pred.std() + 1e-6), -3, 3)
+    length = max(1.0, xc.sum(1).max())
+    top = order[::-1][:5]
+    dist = length - cross[:, top]  # (pool, 5) digits differing from each of the best five
+    out[:, 4] = dist[:, 0] / length
+    out[:, 5] = dist.min(1) / length
+    out[:, 6] = (xc * (1 - xh.max(0))).sum(1) / length
+    return out
+
+
 def encode(codes: Sequence[str], scores: Sequence[float], pool: Sequence[str], cfg: RankerConfig):
-    """One example's tensors: (digits (N, P), feats (N, 2), is_pool (N,)) with the history's best first."""
+    """One example's tensors: (digits (N, P), feats (N, 2 + EVIDENCE), is_pool (N,)) with the history's best first;
+    the evidence columns are zero unless ``cfg.evidence``."""
     order = sorted(range(len(codes)), key=lambda i: -scores[i])[:cfg.max_history]
     hist = [codes[i] for i in order]
     s = np.array([scores[i] for i in order], dtype=float)
@@ -106,8 +167,10 @@ def encode(codes: Sequence[str], scores: Sequence[float], pool: Sequence[str], c
     for i, c in enumerate(entries):
         d = [int(ch) for ch in c[:P]]
         digits[i, :len(d)] = d
-    feats = np.zeros((len(entries), 2), dtype=np.float32)
+    feats = np.zeros((len(entries), 2 + EVIDENCE), dtype=np.float32)
     feats[:len(hist), 0], feats[:len(hist), 1] = norm, rank
+    if cfg.evidence:
+        feats[len(hist):, 2:] = evidence(codes, scores, pool, P)
     is_pool = np.r_[np.zeros(len(hist), dtype=np.int64), np.ones(len(pool), dtype=np.int64)]
     return digits, feats, is_pool
 
@@ -118,7 +181,7 @@ def batch(examples):
     P = examples[0][0].shape[1]
     B = len(examples)
     digits = torch.full((B, n, P), -1, dtype=torch.long)
-    feats = torch.zeros((B, n, 2))
+    feats = torch.zeros((B, n, examples[0][1].shape[1]))
     is_pool = torch.zeros((B, n), dtype=torch.long)
     mask = torch.zeros((B, n), dtype=torch.long)
     for b, (d, f, p) in enumerate(examples):
@@ -159,8 +222,10 @@ class BuiltinRanker:
         n = len(examples)
         steps = math.ceil(n / settings.batch_size)
         opt = torch.optim.AdamW(self.net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings.lr, total_steps=steps * settings.epochs,
-                                                    pct_start=0.1)
+        total = steps * settings.epochs
+        # one-cycle needs a step of warm-up (10 % of them); a handful of steps trains at the constant rate
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings.lr, total_steps=total, pct_start=0.1) \
+            if total >= 20 else torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
         losses, t0 = [], time.perf_counter()
         self.net.train()
         try:

@@ -2,13 +2,14 @@
 target's own task (or ``--rank-from``), by pruning-based subspace sampling."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ..sources import check_source, is_run_dir, scored_architectures
+from ..sources import check_not_target_content, check_source, is_run_dir, scored_architectures
 from .prompt import format_prompt, parse_reply
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,10 @@ def _space_for(name: str):
     return get_space(name)
 
 
-def training_sources(settings, ctx) -> list[tuple[str, object, list]]:
-    """``[(label, space, [(genome, fitness), ...]), ...]`` the built-in ranker trains on; never the target."""
+def training_sources(settings, ctx, required: bool = True) -> list[tuple[str, object, list]]:
+    """``[(label, space, [(genome, fitness), ...]), ...]`` the built-in ranker trains on; never the target.
+    ``required=False``: an empty list, not an error, when no table is found (the ranker then trains on synthetic
+    problems)."""
     from ...bench import BENCHMARK_DATASETS, scored_table
     target = (ctx.space_name or getattr(ctx.space, "name", None), ctx.dataset)
     out = []
@@ -38,28 +41,45 @@ def training_sources(settings, ctx) -> list[tuple[str, object, list]]:
                                   "run directory")
             if (where, ds) == target:
                 check_source(ds, ds, "--rank-from")
-            out.append((f"{where}:{ds}", _space_for(where), scored_table(where, ctx.data, ds)))
+            scored = scored_table(where, ctx.data, ds)
+            check_not_target_content(f"{where}:{ds}", scored, ctx, "--rank-from", same_space=where == target[0])
+            out.append((f"{where}:{ds}", _space_for(where), scored))
         return out
     for space_name, datasets in BENCHMARK_DATASETS.items():
         for ds in datasets:
             if (space_name, ds) == target:
                 continue
             try:
-                out.append((f"{space_name}:{ds}", _space_for(space_name), scored_table(space_name, ctx.data, ds)))
+                scored = scored_table(space_name, ctx.data, ds)
             except (DataError, ConfigError) as e:
                 log.info("the ranker does not train on %s:%s (%s)", space_name, ds, e)
-    if not out:
+                continue
+            # every table but the target's: a copy of the target's under another name is refused, not skipped
+            check_not_target_content(f"{space_name}:{ds}", scored, ctx, "the built-in ranker's source",
+                                     same_space=space_name == target[0])
+            out.append((f"{space_name}:{ds}", _space_for(space_name), scored))
+    if not out and required:
         raise ConfigError("the built-in ranker trains on benchmark tables and found none: pass --data (the folder "
                           "holding them) or --rank-from RUN_DIR")
     return out
 
 
 def builtin_ranker(settings, ctx, progress: bool = True):
-    """The built-in ranker for ``ctx``'s search: trained on :func:`training_sources`, cached by what it saw."""
-    from .ranker import BuiltinRanker, RankerConfig, RankerTraining, cached_ranker
+    """The built-in ranker for ``ctx``'s search: trained on :func:`training_sources` and/or synthetic problems on the
+    target's space (``rank.prior``, :mod:`~gptnas.methods.lmsearcher.synthetic`), cached by what it saw."""
+    from .ranker import EVIDENCE, BuiltinRanker, RankerConfig, RankerTraining, cached_ranker
+    from .synthetic import SyntheticPrior, shape, synthetic_samples
     from .trajectories import samples_from
-    sources = training_sources(settings, ctx)
+    prior = SyntheticPrior.from_dict(settings.synthetic)
+    sources = [] if settings.prior == "synthetic" else \
+        training_sources(settings, ctx, required=settings.prior != "auto" or bool(settings.sources))
+    synthetic = settings.prior in ("synthetic", "both") or not sources
+    if synthetic and settings.prior == "auto":
+        log.info("the built-in ranker found no benchmark table: it trains on %d synthetic search problems on the "
+                 "space's own decisions (pass --data or --rank-from to train it on tables)", prior.problems)
     cfg = RankerConfig(**settings.model)
+    if synthetic and "evidence" not in settings.model:  # no prior over digits to learn: it must read the history
+        cfg = dataclasses.replace(cfg, evidence=True)
     train = RankerTraining(epochs=settings.epochs, seed=settings.seed)
     description = {"sources": [s[0] for s in sources], "sizes": [len(s[2]) for s in sources],
                    "data": str(ctx.data), "subspaces": settings.subspaces, "uniform": settings.uniform,
@@ -67,6 +87,12 @@ def builtin_ranker(settings, ctx, progress: bool = True):
                    "pool": settings.pool, "model": cfg.to_dict(), "train": train.to_dict()}
     if settings.relabel:  # absent at 0, so rankers trained before the option keep their cache key
         description["relabel"] = settings.relabel
+    if cfg.evidence:  # what the candidates' evidence holds (ranker.EVIDENCE features)
+        description["evidence_features"] = EVIDENCE
+    if synthetic:  # absent for tables alone, so table-trained rankers keep their cache key
+        description["synthetic"], description["shape"] = prior.to_dict(), shape(ctx.space)
+        if not sources:  # the tables' folder does not matter then
+            description["data"] = None
 
     def build():
         rng = random.Random(settings.seed)
@@ -76,13 +102,24 @@ def builtin_ranker(settings, ctx, progress: bool = True):
                                     local_share=settings.local_share, uniform=settings.uniform,
                                     shuffle_scores=settings.shuffle_scores, relabel=settings.relabel,
                                     source=label)
+        if synthetic:
+            samples += synthetic_samples(ctx.space, prior, settings.seed, pool=settings.pool,
+                                         local_share=settings.local_share, shuffle_scores=settings.shuffle_scores,
+                                         uniform=settings.uniform)
+        if not samples and not sources:
+            raise ConfigError(f"the built-in ranker's synthetic problems found too few members of {ctx.space.name} "
+                              f"for a sample (a pool of {settings.pool} and 5 more): lower rank.pool, or use "
+                              "rank.ranker random")
         if not samples:
             n = sum(len(src[2]) for src in sources)
             raise ConfigError(f"the built-in ranker found no training sample in {', '.join(src[0] for src in sources)} "
                               f"({n} scored architectures; its sub-spaces need {settings.pool + 5} or more each): "
                               "give --rank-from a larger run (a few hundred evaluations) or a benchmark table")
         r = BuiltinRanker(cfg, seed=settings.seed)
-        r.fit(samples, train, progress=progress)
+        stats = r.fit(samples, train, progress=progress)
+        # what it trained on, kept with the ranker (ranker.json's train_log)
+        stats["sources"] = [s[0] for s in sources] + ([f"synthetic ({prior.problems} problems)"] if synthetic else [])
+        stats["prior"] = "both" if synthetic and sources else "synthetic" if synthetic else "tables"
         return r
 
     return cached_ranker(description, build, ctx.cache_dir)
@@ -123,6 +160,28 @@ class LLMRanker:
         self.last_fallback = True
         log.warning("the LLM's replies stayed outside the pool: the %s ranker chooses", self.fallback.name)
         return self.fallback.choose(codes, scores, pool)
+
+    def choose_redrawing(self, codes, scores, pool: list, draw, ncode) -> tuple[list, int]:
+        """LM-Searcher's rule: when the reply names no candidate, a new pool is drawn (``draw()``) and the model
+        asked again, ``retries`` times (the released loop redraws without end); then ``fallback`` chooses from the
+        last pool. Returns ``(pool, index)``: the genomes of the pool chosen from, and the choice in it."""
+        for attempt in range(1 + self.retries):
+            pool_codes = [ncode(g) for g in pool]
+            reply = self.client.chat([{"role": "system", "content": format_prompt(codes, scores, pool_codes,
+                                                                                 self.max_history)}])
+            code = parse_reply(reply, pool_codes)
+            if code is not None:
+                self.last_fallback = False
+                return pool, pool_codes.index(code)
+            log.warning("the LLM named no candidate of the pool (attempt %d of %d): a new pool is drawn",
+                        attempt + 1, 1 + self.retries)
+            if attempt < self.retries:
+                pool = draw() or pool
+        self.fallbacks += 1
+        self.last_fallback = True
+        log.warning("the LLM's replies stayed outside %d pools: the %s ranker chooses", 1 + self.retries,
+                    self.fallback.name)
+        return pool, self.fallback.choose(codes, scores, [ncode(g) for g in pool])
 
 
 def make_ranker(settings, ctx, progress: bool = True):

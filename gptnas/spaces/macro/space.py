@@ -24,6 +24,27 @@ from .block_types import BLOCK_TYPES
 from ..base import END, GrammarSpace
 
 
+#: What each block type computes, in words (gptnas.spaces.macro.blocks builds them).
+BLOCK_WORDS = {
+    "ConvNormActivation": "3x3 convolution, BatchNorm, SiLU (EfficientNet)",
+    "SqueezeExcitation": "channel attention: global pool, 1x1 reduce, SiLU, 1x1 expand, sigmoid, scale (EfficientNet)",
+    "Inception": "four branches concatenated: 1x1 | 1x1 then 3x3 | 1x1 then 3x3 | 3x3 max-pool then 1x1 (GoogLeNet)",
+    "AvgPool": "3x3 average pooling",
+    "ResBottleneckBlock": "residual: 1x1, grouped 3x3 (group width 8), squeeze-excitation, 1x1 (RegNet)",
+    "Stem": "3x3 convolution, BatchNorm, ReLU (RegNet's stem)",
+    "Bottleneck": "residual: 1x1 reduce to a quarter, 3x3, 1x1 expand (ResNet)",
+    "BasicBlock": "residual: two 3x3 convolutions with BatchNorm (ResNet)",
+    "ResNeXtBottleneck": "residual bottleneck with a 32-group 3x3 convolution at half width (ResNeXt)",
+    "InvertedResidual": "split the channels, transform one half (1x1, depthwise 3x3, 1x1), concatenate, shuffle "
+                        "(ShuffleNetV2)",
+    "WideBottleneck": "residual bottleneck at half width, twice ResNet's (Wide-ResNet)",
+    "MaxPool": "3x3 max pooling",
+    "BatchNorm": "BatchNorm alone",
+    "ReLU": "ReLU alone",
+    "Conv": "a plain 3x3 convolution, no normalisation or activation",
+}
+
+
 class MacroSpace(GrammarSpace):
     """Variable-length chains of block types.
 
@@ -74,6 +95,19 @@ class MacroSpace(GrammarSpace):
     @property
     def vocabulary(self) -> list[str]:
         return list(BLOCK_TYPES)
+
+    def prompt_description(self) -> str:
+        """The chain as an LLM reads it (LAPT's prompt): stages, stem and head, what each block type computes."""
+        blocks = "\n".join(f"  {n}: {BLOCK_WORDS[n]}" for n in BLOCK_TYPES)
+        return (f"The architecture is a chain of {self.min_blocks} to {self.max_blocks} blocks, each one of "
+                f"{len(BLOCK_TYPES)} block types. A fixed stem (3x3 convolution, BatchNorm, ReLU to {self.width} "
+                "channels) comes before the chain, a fixed head (global average pooling, a linear classifier) "
+                "after it. The chain is cut into three stages of nearly equal length at "
+                f"{self.width}, {2 * self.width} and {4 * self.width} channels; the first block of stages 2 and 3 "
+                "halves the resolution. A block whose input has another width is preceded by a 1x1 "
+                "convolution with BatchNorm. The block types:\n" + blocks +
+                "\nAn architecture is listed as the block types' indices in chain order; the one decision to "
+                "answer (layer0) is which block types the chains may use.")
 
     @property
     def grammar_exact(self) -> bool:  # lengths and block types are the grammar; a subclass may add rules

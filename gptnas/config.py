@@ -489,6 +489,7 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     for k, v in DEFAULT_TRAIN.get(cfg.dataset, DEFAULT_TRAIN[None]).items():
         if getattr(t, k) is None:
             setattr(t, k, v)
+    budget_given = s.budget is not None
     if s.budget is None:
         s.budget = DEFAULT_BUDGET[kind]
     _check_train_types(t)
@@ -544,6 +545,8 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
                           "gptnas.resume(DIR, method=...)")
     built = build_method(cfg, method)
     built.check_target(cfg.dataset)
+    if not budget_given and built.default_budget() is not None:
+        s.budget = built.default_budget()
     recorded = built.config_sections()
     for name in set(cfg.sections) - set(recorded):
         cls = section_class(name)

@@ -102,3 +102,61 @@ def test_bad_synthetic_settings_are_one_line_errors():
         RankSettings.from_dict({"prior": "synthetic", "source": "nb201:cifar10"}).validate()
     with pytest.raises(ConfigError, match="noise"):
         RankSettings.from_dict({"synthetic": {"noise": -1}}).validate()
+
+
+def test_rank_from_names_the_prior_with_two_words():
+    for source, prior, rest in (("synthetic", "synthetic", []), ("tables", "tables", []),
+                                ("synthetic,nb201:cifar100", "both", ["nb201:cifar100"]),
+                                ("synthetic,tables", "both", []), ("nb201:cifar100", "auto", ["nb201:cifar100"])):
+        s = RankSettings.from_dict({"source": source})
+        s.validate()
+        assert (s.prior, s.sources) == (prior, rest), source
+    with pytest.raises(ConfigError, match="asks for prior synthetic.*rank.prior is tables"):
+        RankSettings.from_dict({"source": "synthetic", "prior": "tables"})
+
+
+@pytest.mark.parametrize("broken", ["ranker.json", "ranker.pt"])
+def test_a_corrupt_cached_ranker_is_rebuilt_not_a_traceback(tmp_path, broken):
+    sp = space()
+    settings = RankSettings.from_dict({"prior": "synthetic", "synthetic": SMALL, "epochs": 1})
+    ctx = SearchContext(sp, Rngs(0), progress=False, space_name=sp.name, cache_dir=tmp_path)
+    first = builtin_ranker(settings, ctx, progress=False)
+    (entry,) = (tmp_path / "ranker").iterdir()
+    (entry / broken).write_text("{torn")
+    again = builtin_ranker(settings, ctx, progress=False)
+    assert not again.loaded_from_cache  # rebuilt, and the same ranker (same seed, same samples)
+    s = synthetic_samples(sp, SyntheticPrior(**{**SMALL, "problems": 2}), seed=5)[0]
+    assert np.allclose(first.scores(s.codes, s.scores, s.pool), again.scores(s.codes, s.scores, s.pool))
+    assert builtin_ranker(settings, ctx, progress=False).loaded_from_cache  # the rebuilt entry is read next time
+
+
+USER_SPACE = '''
+import gptnas
+space = gptnas.spaces.CategoricalSequenceSpace([["a", "b", "c", "d"]] * 6 + [["x", "y"]] * 2, name="mine")
+W = [0.0, 1.0, 3.0, 0.5]
+def fitness(g):
+    return float(sum(W[x] for x in g[:6]) + sum(g[6:]))
+'''
+
+
+def test_the_cli_on_a_users_space_without_tables_trains_the_ranker_on_synthetic_problems(tmp_path):
+    """``--space module:callable`` with lmsearcher and with ``--prescreen`` (no --data): the summary says what the
+    ranker learned from."""
+    import os
+    import subprocess
+    import sys
+    from conftest import REPO
+    (tmp_path / "userspace.py").write_text(USER_SPACE)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GPTNAS_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    small = "lmsearcher.synthetic={problems: 12, members: 600, subspaces: 6}"
+    for name, args in (("lms", ["--method", "lmsearcher", "--set", small, "--set", "lmsearcher.epochs=1"]),
+                       ("pre", ["--method", "rea", "--prescreen", "3", "--set", small.replace("lmsearcher", "prescreened"),
+                                "--set", "prescreened.epochs=1"])):
+        r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "userspace:space", "--fitness",
+                            "userspace:fitness", "--budget", "15", "--out", str(tmp_path / name), "--no-progress",
+                            *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        details = json.loads((tmp_path / name / "summary.json").read_text())["method_details"]
+        learned = details if name == "lms" else details["prescreen"]
+        assert learned["prior"] == "synthetic" and learned["sources"] == ["synthetic (12 problems)"], details
+    assert len(list((tmp_path / "cache" / "ranker").glob("*/ranker.json"))) == 1  # one ranker for the shape

@@ -230,6 +230,16 @@ class Method:
     def check_target(self, dataset: Optional[str]) -> None:
         """Refuse options that would read the target task's own data (a transfer source that is the target)."""
 
+    def details(self) -> dict:
+        """What the run's summary says of the method beyond its options (``summary.json``'s ``method_details``):
+        what stood in for a paper's LLM, what a model learned from. Read after :meth:`bind`."""
+        return {}
+
+    def default_budget(self) -> Optional[int]:
+        """Evaluations this method runs when the user gives no budget (None: the fitness kind's default); a preset
+        that reproduces a paper may name the paper's."""
+        return None
+
 
 class Wrapper(Method):
     """A method that modifies another one it holds (``Prescreened(REA(), prescreen=4)``, ``Principled(GPTNAS(),
@@ -260,6 +270,12 @@ class Wrapper(Method):
 
     def check_target(self, dataset) -> None:
         self.inner.check_target(dataset)
+
+    def default_budget(self) -> Optional[int]:
+        return self.inner.default_budget()
+
+    def details(self) -> dict:
+        return self.inner.details()
 
     # Asked and told in the inner method's place
     def bind(self, ctx: SearchContext) -> None:

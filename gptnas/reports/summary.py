@@ -24,14 +24,16 @@ def fitness_name(cfg) -> str:
     return "fitness"
 
 
-def make_summary(cfg, state, space_fp: str | None = None, llm: dict | None = None) -> dict:
+def make_summary(cfg, state, space_fp: str | None = None, llm: dict | None = None,
+                 details: dict | None = None) -> dict:
     """Summary of a run: method, space, dataset, seed, budget, evaluations and the best-by-fitness architecture.
 
     ``best.fitness`` is the validation accuracy (%) or proxy score the search maximised; ``best.test`` is the test
     accuracy (%) of that same architecture, or null when the evaluator has none. ``space_fp``: the space's
     :func:`~gptnas.spaces.base.fingerprint`, which a transfer from this run checks against its own space.
     ``llm``: the LLM's cost (:func:`~gptnas.lm.llm.llm_cost`: calls, prompt and completion tokens, seconds), where an
-    LLM was asked.
+    LLM was asked. ``details``: what the method says of this run (:meth:`~gptnas.methods.base.Method.details`: its
+    preset, what stood in for a paper's LLM, what its ranker learned from).
     """
     best = state.best_row()
     return {
@@ -51,4 +53,5 @@ def make_summary(cfg, state, space_fp: str | None = None, llm: dict | None = Non
         "wall_time_s": round(state.elapsed_s, 3), "gptnas_version": __version__,
         **({"space_fingerprint": space_fp} if space_fp else {}),
         **({"llm": llm} if llm else {}),
+        **({"method_details": details} if details else {}),
     }

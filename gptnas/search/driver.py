@@ -226,7 +226,7 @@ def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     """The files a person reads: HDF5 archive, summary, convergence plot."""
     state.archive.write(rd.archive)
     llm = llm_cost(rd.path / "llm_exchanges.jsonl")
-    rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space), llm))
+    rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space), llm, p.method.details()))
     space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
     target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,

@@ -35,6 +35,9 @@ from .stats import adapt_by_frequency, adapt_statistically
 from .wrapper import FLAGS as PRINCIPLE_FLAGS, PATHS as PRINCIPLE_PATHS, check_sources_not_target
 
 log = logging.getLogger(__name__)
+#: What the summary and the log say when the paper preset runs offline.
+STAND_IN = ("no LLM given (--llm-url, --llm-model): the frequency among the source's top 50 stands in for the "
+            "paper's LLM")
 #: Generations without a new architecture after which the refined space of a space with rules of its own counts as
 #: exhausted and is widened at once, whatever the schedule says (the rules can leave it fewer members than the
 #: budget, and the paper's schedule, counted in evaluations, would then never come). On the benchmark spaces the
@@ -171,9 +174,9 @@ class LAPT(Method):
         full = ctx.space
         self.settings = self.principles.resolved(full, self.preset, ctx.llm is not None and ctx.llm.given())
         s = self.settings
-        if self.preset == "paper" and self.principles.extractor is None and s.extractor == "frequency":
-            log.info("lapt --preset paper: no LLM given (--llm-url, --llm-model), so the frequency among the "
-                     "source's top 50 stands in for the paper's LLM")
+        self.stand_in = self.preset == "paper" and self.principles.extractor is None and s.extractor == "frequency"
+        if self.stand_in:
+            log.info("lapt --preset paper: %s", STAND_IN)
         log.info("lapt: preset %s (extractor %s, %s sampling, adaptation %s, improved against %s)", self.preset,
                  s.extractor, "guided" if s.guided else "uniform", s.adaptation,
                  "the initial population's best" if s.baseline == "initial" else "the last adaptation's best")
@@ -188,6 +191,12 @@ class LAPT(Method):
 
     def learners(self):
         return [self.learner]
+
+    def details(self) -> dict:
+        s = self.settings
+        return {"preset": self.preset, "extractor": s.extractor, "sampling": "guided" if s.guided else "uniform",
+                "adaptation": s.adaptation if s.adapt else "off", "principles_from": self.principles_obj.sources,
+                **({"stand_in": STAND_IN} if self.stand_in else {})}
 
     def register(self, toolbox) -> None:
         self.loop.register(toolbox)

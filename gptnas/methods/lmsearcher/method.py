@@ -117,6 +117,10 @@ class LMSearcher(Method):
             self.rank = RankSettings.from_dict(self.rank)
         super().__post_init__()
 
+    def default_budget(self):
+        from .options import PAPER_BUDGET
+        return PAPER_BUDGET if self.preset == "paper" else None
+
     def validate(self) -> None:
         check_choice(self.name, "preset", self.preset, PRESETS)
         if not isinstance(self.rank, RankSettings):
@@ -154,6 +158,10 @@ class LMSearcher(Method):
 
     def learners(self):
         return [self.learner] + ([self.guard] if self.guard is not None else [])
+
+    def details(self) -> dict:
+        from .rankers import learned_from
+        return {"preset": self.preset, "pool": self.settings.pool_source, **learned_from(self.ranker)}
 
     def register(self, toolbox) -> None:
         register_common(toolbox, self.space, self.rngs)

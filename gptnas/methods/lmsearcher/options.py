@@ -18,6 +18,12 @@ PRESETS = ("default", "paper")
 PRESET_VALUES = {"default": dict(pool_source="mixed", on_miss="ask"),
                  "paper": dict(pool_source="random", on_miss="redraw")}
 PAPER_MAX_TOKENS = 100
+#: The released search's trial count (search.py's ``trial_num``): the paper preset's budget when none is given.
+PAPER_BUDGET = 192
+
+
+#: ``--rank-from`` words that name the ranker's prior rather than a source.
+PRIOR_WORDS = ("synthetic", "tables")
 
 
 @dataclass
@@ -25,7 +31,9 @@ class RankSettings:
     """The ranker and how the search uses it.
 
     ``source`` (``--rank-from``): the tasks its training trajectories come from — datasets/tasks of the benchmark
-    tables or run directories; None: every table the project can read but the target's own task.
+    tables or run directories; None: every table the project can read but the target's own task. Two words name the
+    prior instead of a source: ``synthetic`` (synthetic problems on the space's own decisions) and ``tables`` (every
+    table but the target's); ``--rank-from synthetic,nb201:cifar100`` mixes them (``prior: both``).
     """
 
     ranker: str = "builtin"            # builtin (the small transformer) | llm (--llm-url / --llm-model) | random
@@ -59,6 +67,19 @@ class RankSettings:
         if "from" in d:
             d["source"] = d.pop("from")
         return settings_from_dict(cls, d, "lmsearcher")
+
+    def __post_init__(self) -> None:
+        # --rank-from synthetic / tables / synthetic,SOURCE: the prior, said as a source
+        names = self.sources if isinstance(self.source, (str, list, tuple)) else []
+        words = [n for n in names if n in PRIOR_WORDS]
+        if not words:
+            return
+        rest = [n for n in names if n not in PRIOR_WORDS]
+        prior = "both" if "synthetic" in words and ("tables" in words or rest) else words[0]
+        if self.prior not in ("auto", prior):
+            raise ConfigError(f"--rank-from {','.join(names)} asks for prior {prior}, and rank.prior is "
+                              f"{self.prior}: give one of them")
+        self.prior, self.source = prior, (rest or None)
 
     @property
     def sources(self) -> list[str]:

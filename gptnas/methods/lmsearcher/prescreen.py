@@ -69,7 +69,8 @@ class Prescreened(Wrapper):
                   "but lmsearcher)", type=int, metavar="K"),
              Flag("--ranker", "ranker", "lmsearcher / --prescreen: builtin (default) | llm | random"),
              Flag("--rank-from", "source", "tables' datasets/tasks (nb201:cifar10, tnb101:jigsaw) or run dirs the "
-                  "built-in ranker trains on (default: every table but the target's own task)",
+                  "built-in ranker trains on (default: every table but the target's own task, else synthetic problems); "
+                  "synthetic: synthetic problems on the space's own decisions; synthetic,SOURCE: both",
                   metavar="SOURCE[,SOURCE]"))
     paths = {"source": "folder"}
     aliases = {"rank.*": "*"}
@@ -120,6 +121,10 @@ class Prescreened(Wrapper):
 
     def learners(self):
         return self.inner.learners() + [self.learner]
+
+    def details(self) -> dict:
+        from .rankers import learned_from
+        return {**self.inner.details(), "prescreen": {"k": self.rank.prescreen, **learned_from(self.ranker)}}
 
     def offspring(self, toolbox, population, history):
         first = self.inner.offspring(toolbox, population, history)

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -292,9 +293,14 @@ def cached_ranker(description: dict, build, cache_dir=None) -> BuiltinRanker:
     final = root / "ranker" / key
     if (final / META_FILE).is_file():
         log.info("loading the ranker from %s", final)
-        r = BuiltinRanker.load(final)
-        r.loaded_from_cache = True
-        return r
+        try:
+            r = BuiltinRanker.load(final)
+            r.loaded_from_cache = True
+            return r
+        except Exception as e:  # a torn or hand-edited entry (JSON, torch or shape errors): rebuild it
+            log.warning("the cached ranker in %s could not be read (%s: %.80s): rebuilding it", final,
+                        type(e).__name__, e)
+            shutil.rmtree(final, ignore_errors=True)
     log.info("training the ranker (cache miss: %s)", final)
     r = build()
     r.key = key

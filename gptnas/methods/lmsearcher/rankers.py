@@ -184,6 +184,17 @@ class LLMRanker:
         return pool, self.fallback.choose(codes, scores, [ncode(g) for g in pool])
 
 
+def learned_from(ranker) -> dict:
+    """What a ranker (or an LLM ranker's built-in fallback) learned from, for the run's summary: ``{"ranker",
+    "prior": tables | synthetic | both, "sources": [...]}``."""
+    out = {"ranker": getattr(ranker, "name", type(ranker).__name__)}
+    inner = ranker if hasattr(ranker, "train_log") else getattr(ranker, "fallback", None)
+    if inner is not None and getattr(inner, "train_log", None):
+        last = inner.train_log[-1]
+        out.update(prior=last.get("prior", "tables"), sources=last.get("sources", []))
+    return out
+
+
 def make_ranker(settings, ctx, progress: bool = True):
     """The ranker ``settings`` name (``builtin``, ``llm`` with its fallback, or ``random``)."""
     if settings.ranker == "random":
@@ -198,4 +209,4 @@ def make_ranker(settings, ctx, progress: bool = True):
     return LLMRanker(client, fallback, settings.retries, settings.history)
 
 
-__all__ = ["LLMRanker", "RandomRanker", "builtin_ranker", "make_ranker", "training_sources", "np"]
+__all__ = ["LLMRanker", "RandomRanker", "builtin_ranker", "learned_from", "make_ranker", "training_sources", "np"]

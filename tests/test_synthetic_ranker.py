@@ -160,3 +160,49 @@ def test_the_cli_on_a_users_space_without_tables_trains_the_ranker_on_synthetic_
         learned = details if name == "lms" else details["prescreen"]
         assert learned["prior"] == "synthetic" and learned["sources"] == ["synthetic (12 problems)"], details
     assert len(list((tmp_path / "cache" / "ranker").glob("*/ranker.json"))) == 1  # one ranker for the shape
+
+
+def test_rank_train_synthetic_builds_the_ranker_a_search_on_the_users_space_then_loads(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from conftest import REPO
+    (tmp_path / "userspace.py").write_text(USER_SPACE)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GPTNAS_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    prior = "{problems: 12, members: 600, subspaces: 6}"
+    r = subprocess.run([sys.executable, "-m", "gptnas.rank", "train", "--synthetic", "--space", "userspace:space",
+                        "--prior", prior, "--epochs", "1"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "trained" in r.stdout and "learned from synthetic (12 problems)" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "userspace:space", "--fitness",
+                        "userspace:fitness", "--method", "lmsearcher", "--set", f"lmsearcher.synthetic={prior}",
+                        "--set", "lmsearcher.epochs=1", "--budget", "8", "--out", str(tmp_path / "run"),
+                        "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "loading the ranker" in r.stderr  # the one rank train built
+    assert len(list((tmp_path / "cache" / "ranker").glob("*/ranker.json"))) == 1
+    bad = subprocess.run([sys.executable, "-m", "gptnas.rank", "train", "--space", "userspace:space"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--target" in bad.stderr and "--synthetic" in bad.stderr
+
+
+def slow_additive(genome) -> float:
+    import time
+    time.sleep(0.03)  # slow enough for the kill to land mid-run
+    return additive(genome)
+
+
+SPACE = space()
+
+
+def test_a_search_with_the_synthetic_ranker_killed_and_resumed_is_the_uninterrupted_one(tmp_path):
+    from helpers.kill9 import kill_and_resume
+    kw = f'rank={{"synthetic": {SMALL!r}, "epochs": 1}}, gpt={{"cache_dir": {str(tmp_path / "cache")!r}}}'
+    kill_and_resume(
+        tmp_path, "from test_synthetic_ranker import SPACE, slow_additive",
+        f'gptnas.search(SPACE, slow_additive, method="lmsearcher", budget=40, seed=3, progress=False, out=out, {kw})',
+        "gptnas.resume(out, space=SPACE, evaluate=slow_additive, progress=False)", kill_after=18)
+    from gptnas.storage.archive import read_archive
+    a, b = (read_archive(tmp_path / d / "archive.h5") for d in ("ref", "run"))
+    assert list(a["arch"]) == list(b["arch"]) and len(a["arch"]) == 40
+    assert list(a["origin"]) == list(b["origin"]) and "ranker:builtin" in set(a["origin"])

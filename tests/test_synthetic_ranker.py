@@ -206,3 +206,17 @@ def test_a_search_with_the_synthetic_ranker_killed_and_resumed_is_the_uninterrup
     a, b = (read_archive(tmp_path / d / "archive.h5") for d in ("ref", "run"))
     assert list(a["arch"]) == list(b["arch"]) and len(a["arch"]) == 40
     assert list(a["origin"]) == list(b["origin"]) and "ranker:builtin" in set(a["origin"])
+
+
+def test_interacting_pairs_are_neighbours_as_often_as_the_prior_says():
+    from gptnas.methods.lmsearcher.synthetic import draw_landscape
+    sizes = [4] * 12
+
+    def share_near(neighbours):
+        pairs = [p for s in range(40) for p in draw_landscape(sizes, np.random.default_rng(s), SyntheticPrior(
+            interactions=0.4, neighbours=neighbours)).pairs]
+        assert len({(i, j) for i, j, _ in pairs}) > 10
+        return np.mean([j == i + 1 for i, j, _ in pairs])
+
+    assert share_near(1.0) > 0.95  # up to the 11 neighbouring pairs of a landscape, then others
+    assert share_near(0.0) < 0.35  # 11 of the 66 pairs are neighbours: about 1 in 6

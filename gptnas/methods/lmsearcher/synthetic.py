@@ -15,8 +15,10 @@ A landscape (:func:`draw_landscape`), on the latent scale ``z``, is a sum of
   probability ``harmful`` one option index of each such group strongly harmful (an operation that cuts the network);
 - **a few dominant decisions**: 0 .. ``dominant`` positions whose effects are scaled up ``U(2, dominant_scale)`` times
   (the edges into a cell's output matter most);
-- **sparse pairwise interactions**: about ``interactions`` x positions random pairs ``(i, j)`` with a Gaussian table
-  ``b_ij[o_i, o_j]`` of scale ``U(0, interaction_scale)`` (what one decision is worth depends on another);
+- **sparse pairwise interactions**: about ``interactions`` x positions pairs ``(i, j)`` with a Gaussian table
+  ``b_ij[o_i, o_j]`` of scale ``U(0, interaction_scale)`` (what one decision is worth depends on another); each pair
+  is a neighbouring one ``(i, i + 1)`` with probability ``neighbours`` (consecutive layers, edges into one node),
+  else any pair;
 - **observation noise**: Gaussian, ``U(0, noise)`` of the landscape's standard deviation, drawn once per member (a
   table's seed noise);
 
@@ -56,6 +58,7 @@ class SyntheticPrior:
     dominant_scale: float = 4.0     # their effects scaled up by U(2, dominant_scale)
     interactions: float = 0.5       # expected pairwise interactions per position
     interaction_scale: float = 1.0  # their scale, relative to an ordinary decision's
+    neighbours: float = 0.5         # chance that an interacting pair is two neighbouring positions (i, i + 1)
     noise: float = 0.2              # max observation noise, as a share of the landscape's standard deviation
 
     @classmethod
@@ -79,7 +82,7 @@ class SyntheticPrior:
                     not math.isfinite(v) or v < (1 if f.name in ("problems", "members", "subspaces") else 0):
                 raise ConfigError(f"rank.synthetic option {f.name} must be a{'n integer' if integer else ' number'} "
                                   f"≥ {1 if f.name in ('problems', 'members', 'subspaces') else 0}, got {v!r}")
-        for name in ("shared", "harmful", "keep"):
+        for name in ("shared", "harmful", "keep", "neighbours"):
             if getattr(self, name) > 1:
                 raise ConfigError(f"rank.synthetic option {name} must be in [0, 1], got {getattr(self, name)!r}")
         if self.keep == 0:
@@ -166,8 +169,13 @@ def draw_landscape(sizes: Sequence[int], rng: np.random.Generator, prior: Synthe
     all_pairs = list(itertools.combinations(range(L), 2))
     m = min(len(all_pairs), int(rng.poisson(prior.interactions * L)))
     pair_scale = rng.uniform(0, prior.interaction_scale)
-    pairs = [(i, j, pair_scale * rng.standard_normal((sizes[i], sizes[j])))
-             for i, j in (all_pairs[p] for p in rng.choice(len(all_pairs), size=m, replace=False))] if m else []
+    chosen: list = []
+    for _ in range(m):  # m distinct pairs, each a neighbouring one with probability `neighbours`
+        left = [p for p in all_pairs if p not in chosen]
+        near = [p for p in left if p[1] == p[0] + 1]
+        pool = near if near and rng.random() < prior.neighbours else left
+        chosen.append(pool[int(rng.integers(len(pool)))])
+    pairs = [(i, j, pair_scale * rng.standard_normal((sizes[i], sizes[j]))) for i, j in chosen]
     hi = rng.uniform(40.0, 99.0)
     squash = (float(rng.uniform(0.0, 0.5) * hi), float(hi), float(rng.uniform(0.5, 2.5)), float(rng.uniform(-2.0, 0.5)))
     return Landscape(additive, pairs, dominant, float(rng.uniform(0, prior.noise)), squash,

@@ -137,9 +137,45 @@ def test_a_users_space_whose_fitness_is_a_benchmark_table_is_refused_as_the_rank
     with pytest.raises(ConfigError, match="nb201:cifar10.*under another name"):
         gptnas.search(space, fitness, method="lmsearcher", budget=15, seed=0, progress=False, data=data,
                       rank=rank, cache_dir=str(tmp_path / "cache"))
+    from gptnas.methods import REA
+    from gptnas.methods.lmsearcher.prescreen import Prescreened
+    with pytest.raises(ConfigError, match="nb201:cifar10.*under another name"):  # the same ranker, pre-screening
+        gptnas.search(space, fitness, method=Prescreened(REA(), prescreen=2, **rank), budget=15, seed=0,
+                      progress=False, data=data, cache_dir=str(tmp_path / "cache"))
     # a fitness of its own is not refused
     rng = np.random.default_rng(0)
     own = {k: float(rng.normal()) for k in table}
     res = gptnas.search(space, lambda g: own[tuple(g)], method="lmsearcher", budget=15, seed=0, progress=False,
                         data=data, rank=rank, cache_dir=str(tmp_path / "cache"))
     assert len(res.history) == 15
+
+
+def _tiny_fitness(genome):
+    return float(sum((i + 1) * (g == 1) for i, g in enumerate(genome)) - 2 * (genome[0] == genome[1] == 2))
+
+
+def _other_fitness(genome):
+    return float(sum((i + 1) * (g == 2) for i, g in enumerate(genome)))
+
+
+@pytest.mark.parametrize("method,kw", [
+    ("lapt", lambda src: {"lapt": {"source": src}}),
+    ("rea", lambda src: {"principles": {"source": src}}),
+    ("gptnas", lambda src: {"gptnas": {"transfer_from": src, "pretrain": {"model": {"n_embd": 16, "n_layer": 1,
+                                                                                  "n_head": 2}}}}),
+])
+def test_a_run_on_the_same_users_task_is_refused_as_a_source(method, kw, tmp_path):
+    """A user's space has no table to compare a source with up front: the target's first evaluations that the
+    source also scored give the copy away, and a source on another fitness is not refused."""
+    import gptnas
+    from gptnas.spaces import CategoricalSequenceSpace
+    space = CategoricalSequenceSpace([["a", "b", "c"]] * 4, name="tiny4")
+    gptnas.search(space, _tiny_fitness, method="random", budget=70, seed=0, progress=False, out=tmp_path / "src")
+    gptnas.search(space, _other_fitness, method="random", budget=70, seed=0, progress=False, out=tmp_path / "oth")
+    cache = {"cache_dir": str(tmp_path / "cache")}
+    with pytest.raises(ConfigError, match="under another name"):
+        gptnas.search(space, _tiny_fitness, method=method, budget=40, seed=1, progress=False,
+                      **kw(str(tmp_path / "src")), **cache)
+    r = gptnas.search(space, _tiny_fitness, method=method, budget=40, seed=1, progress=False,
+                      **kw(str(tmp_path / "oth")), **cache)
+    assert r.evaluations > 0

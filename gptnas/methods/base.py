@@ -286,7 +286,11 @@ class Wrapper(Method):
         self.inner.register(toolbox)
 
     def learners(self):
-        return self.inner.learners()
+        return self.inner.learners() + self.own_learners()
+
+    def own_learners(self) -> list:
+        """The wrapper's learners beside the inner method's (their hooks run after the inner method's)."""
+        return []
 
     def steady(self) -> bool:
         return self.inner.steady()
@@ -297,9 +301,13 @@ class Wrapper(Method):
 
     def begin_generation(self, toolbox, history) -> None:
         self.inner.begin_generation(toolbox, history)
+        for learner in self.own_learners():
+            learner.begin_generation(history)
 
     def end_generation(self, toolbox, population, history) -> None:
         self.inner.end_generation(toolbox, population, history)
+        for learner in self.own_learners():
+            learner.end_generation(population, history)
 
     def initial(self, toolbox, history):
         return self.inner.initial(toolbox, history)

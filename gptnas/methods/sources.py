@@ -97,6 +97,7 @@ class SourceGuard:
     def __init__(self, sources, flag: str, after: int = 5):
         self.tables = [(label, {tuple(g): round(float(v), 6) for g, v in scored}) for label, scored in sources]
         self.flag, self.after, self.checked = flag, after, False
+        self.name = f"source_guard {flag}"  # its checkpoint entry; a wrapper's guard beside its method's
 
     def begin_generation(self, history) -> None:
         pass
@@ -125,6 +126,20 @@ class SourceGuard:
 
     def load_state_dict(self, state: dict) -> None:
         self.checked = bool(state.get("checked", False))
+
+
+def guard(ctx, sources, flag: str) -> Optional[SourceGuard]:
+    """A :class:`SourceGuard` over ``sources`` (names read with :func:`scored_architectures`) where the target has no
+    table to compare them with up front (a user's fitness); None where it has one, or nothing was read."""
+    if not sources or target_table(ctx) is not None:
+        return None
+    read = []
+    for src in sources:
+        try:
+            read.append((str(src), scored_architectures(src, ctx, flag)))
+        except GptnasError:  # the method reads it itself and says what is wrong
+            return None
+    return SourceGuard(read, flag)
 
 
 def _run_archive(source: str, target: Optional[str], flag: str, space):

@@ -108,9 +108,11 @@ class GPTNAS(Method):
         self.mix = None
         self._history = None
         self._freq = None
+        from ..sources import guard
+        self.guard = guard(ctx, [self.g.transfer_from] if self.g.transfer_from else [], "--transfer-from")
 
     def learners(self):
-        return [self.learner] if self.learner is not None else []
+        return ([self.learner] if self.learner is not None else []) + ([self.guard] if self.guard is not None else [])
 
     def steady(self) -> bool:
         """The REA loop is steady-state; the paper's GA is generational."""

@@ -30,6 +30,7 @@ from ..base import POPULATION, PRESET, SAMPLE, Learner, Method, SearchContext, c
 from ..rea import REA
 from .decisions import is_chain, set_allowed
 from .options import PRESETS, PrinciplesSettings, paper_setting
+from ..sources import guard
 from .learn import mark_adapted
 from .stats import adapt_by_frequency, adapt_statistically
 from .wrapper import FLAGS as PRINCIPLE_FLAGS, PATHS as PRINCIPLE_PATHS, check_sources_not_target
@@ -188,9 +189,10 @@ class LAPT(Method):
         self.loop.bind(dataclasses.replace(ctx, space=self.refined))
         self.space = self.refined  # keys, genomes: the parent's (a Subspace shares them)
         self._history = None
+        self.guard = guard(ctx, s.sources, "--principles-from")
 
     def learners(self):
-        return [self.learner]
+        return [self.learner] + ([self.guard] if self.guard is not None else [])
 
     def details(self) -> dict:
         s = self.settings

@@ -66,6 +66,9 @@ class Principled(Wrapper):
         check_sources_not_target(self.principles, dataset)
         self.inner.check_target(dataset)
 
+    def own_learners(self):
+        return [self.guard] if getattr(self, "guard", None) is not None else []
+
     def bind(self, ctx: SearchContext) -> None:
         from .learn import learn_principles
         principles, _ = learn_principles(self.principles.resolved(ctx.space), ctx.space, ctx)
@@ -80,3 +83,5 @@ class Principled(Wrapper):
             log.warning("the refined space holds %d members, fewer than the budget of %d: the search stops when it "
                         "has evaluated them (--method lapt widens it as it goes)", members, ctx.budget)
         super().bind(dataclasses.replace(ctx, space=refined))
+        from ..sources import guard
+        self.guard = guard(ctx, p.sources, "--principles-from")

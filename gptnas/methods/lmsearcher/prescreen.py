@@ -17,6 +17,7 @@ from typing import Sequence
 
 from ...errors import ConfigError
 from ..base import Flag, Method, SearchContext, Wrapper
+from ..sources import SourceGuard, target_table
 from .options import RankSettings
 
 
@@ -114,13 +115,19 @@ class Prescreened(Wrapper):
             raise ConfigError(f"ranked pre-screening reads architectures as NCode and {ctx.space.name} has none")
         self.ranker = make_ranker(self.rank, ctx, ctx.progress)
         self.learner = RankerLearner(self.ranker)
+        self.guard = None
+        if self.rank.ranker != "random" and self.rank.prior != "synthetic" and target_table(ctx) is None:
+            # as lmsearcher's: no target table to compare the ranker's tables with up front
+            from .rankers import training_sources
+            read = [(label, scored) for label, _, scored in training_sources(self.rank, ctx, required=False)]
+            self.guard = SourceGuard(read, "the built-in ranker's source") if read else None
 
     def register(self, toolbox) -> None:
         self.inner.register(toolbox)
         toolbox.register("prescreen", sel_ranked, ranker=self.ranker, space=self.space)
 
-    def learners(self):
-        return self.inner.learners() + [self.learner]
+    def own_learners(self):
+        return [self.learner] + ([self.guard] if self.guard is not None else [])
 
     def details(self) -> dict:
         from .rankers import learned_from

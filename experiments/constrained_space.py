@@ -12,6 +12,8 @@ search — with the optimum (by enumerating the members), the share of seeds tha
 failed evaluation (there must be none).
 
     python experiments/constrained_space.py --seeds 20 --workers 2 [--cache experiments/results/tmp/constrained.jsonl]
+    python experiments/constrained_space.py --seeds 20 --workers 2 --methods "lmsearcher (synthetic ranker)" \
+        --out experiments/results/constrained_synthetic.md    # issue 33: the synthetic ranker against REA
 """
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ METHODS = {
     "lapt (unrelated task)": {"method": "lapt", "principles": "unrelated"},
     "lmsearcher (unrelated task)": {"method": "lmsearcher", "rank": "unrelated"},
     "lmsearcher (random ranker)": {"method": "lmsearcher", "rank_settings": {"ranker": "random"}},
+    # issue 33: no source run at all, the built-in ranker trained on synthetic problems on the space's decisions
+    "lmsearcher (synthetic ranker)": {"method": "lmsearcher", "rank_settings": {"prior": "synthetic"}},
 }
 #: target fitness, a related source task (the same preferences, other weights / a 70 % shared NK table), an
 #: unrelated one (opposite preferences / an independent NK table)
@@ -92,13 +96,18 @@ def main() -> int:
     ap.add_argument("--cache", default=None)
     ap.add_argument("--root", default=None, help="where the source runs and GPT cache live (default: a temp dir)")
     ap.add_argument("--out", default=str(REPO / "experiments/results/constrained_space.md"))
+    ap.add_argument("--methods", default=",".join(METHODS), help="a subset, comma-separated (rea is always run)")
     args = ap.parse_args()
+    methods = ["rea"] + [m for m in args.methods.split(",") if m != "rea"]
+    for m in methods:
+        if m not in METHODS:
+            ap.error(f"unknown method {m!r}: choose from {', '.join(METHODS)}")
     root = args.root or tempfile.mkdtemp(prefix="gptnas-constrained-")
     for sp in SPACES:  # sources first, once, not in every worker at the same time
         for task in TASKS:
             for kind in ("related", "unrelated"):
                 _source(sp, task, kind, root)
-    jobs = [(sp, task, m, s, root) for sp in SPACES for task in TASKS for m in METHODS
+    jobs = [(sp, task, m, s, root) for sp in SPACES for task in TASKS for m in methods
             for s in range(args.seeds)]
     done, ran, secs = run_cached(jobs, run, args.workers, args.cache, key=lambda j: repr(j[:4]))
     lines = ["# Methods on a user's space with rules of its own", "",
@@ -115,7 +124,7 @@ def main() -> int:
                       "| method | @25 | @50 | @100 | Δ vs REA @100 | optimum | status / non-members / failed |",
                       "|---|---:|---:|---:|---:|---:|---|"]
             rea = np.array([done[repr((sp, task, "rea", s))]["best"][2] for s in range(args.seeds)])
-            for m in METHODS:
+            for m in methods:
                 rs = [done[repr((sp, task, m, s))] for s in range(args.seeds)]
                 b = np.array([r["best"] for r in rs])
                 se = b.std(0, ddof=1) / math.sqrt(len(b))

@@ -111,7 +111,9 @@ def main() -> int:
             for s in range(args.seeds)]
     done, ran, secs = run_cached(jobs, run, args.workers, args.cache, key=lambda j: repr(j[:4]))
     lines = ["# Methods on a user's space with rules of its own", "",
-             f"`python experiments/constrained_space.py --seeds {args.seeds} --workers {args.workers}` "
+             f"`python experiments/constrained_space.py --seeds {args.seeds} --workers {args.workers}"
+             + (f" --methods \"{args.methods}\"" if methods != ["rea"] + [m for m in METHODS if m != "rea"] else "")
+             + "` "
              f"({ran} searches run in {secs:.0f} s). Best fitness found, mean ± SE over {args.seeds} seeds, at 25 / "
              "50 / 100 evaluations (the prefixes of one 100-evaluation search; GPT-NAS's paper preset decays its rate "
              "over the 100); Δ is against REA at 100; 'optimum' is the share of seeds that found the best member. "

@@ -84,3 +84,16 @@ def test_rea_loop_reconstructs_children_and_keeps_population(nb201_dir, cache):
     later = [r["origin"] for r in st.archive.rows[10:]]
     # early children are GPT reconstructions; as r decays to 0 the classic mutation takes over
     assert later[:5].count("gpt") >= 3 and set(later) <= {"gpt", "mutation"}
+
+
+@pytest.mark.parametrize("preset", ["local", "paper"])
+def test_the_online_finetune_changes_what_the_gpt_proposes(nb201_dir, cache, preset):
+    """The same seed with and without the online fine-tune: identical until the first fine-tune (after
+    ``finetune_every`` populations), different after it — a fine-tune that never runs fails here."""
+    on = run_in_memory(gcfg(nb201_dir, cache, seed=7, preset=preset))
+    off = run_in_memory(gcfg(nb201_dir, cache, seed=7, preset=preset, online=False))
+    a, b = ([r["arch"] for r in st.archive.rows] for st in (on, off))
+    assert a[:10] == b[:10]  # the initial population: no fine-tune yet
+    assert a != b
+    assert on.learner_states["gpt"].get("gpt_finetuned_at", 0) > 0
+    assert off.learner_states["gpt"].get("gpt_finetuned_at", 0) == 0

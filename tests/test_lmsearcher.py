@@ -250,3 +250,34 @@ def test_the_llm_ranker_end_to_end_in_pool_outside_malformed_and_replayed(data, 
 
 
 import re  # noqa: E402  (used above in the LLM test)
+
+
+class _LastAlphabetically:
+    """A ranker with a known preference: the candidate whose NCode sorts last; it records what it chose."""
+
+    name = "stub"
+
+    def __init__(self):
+        self.chosen = []
+
+    def choose(self, codes, scores, pool) -> int:
+        i = max(range(len(pool)), key=lambda j: pool[j])
+        self.chosen.append(pool[i])
+        return i
+
+
+def test_the_search_evaluates_the_candidate_its_ranker_chooses(monkeypatch):
+    """The pool's first candidate is not the ranker's choice: each ranked child is the one the ranker named, so a
+    ranker that prefers other candidates changes the search."""
+    import gptnas
+    from gptnas.methods.lmsearcher import rankers
+    from gptnas.spaces import CategoricalSequenceSpace
+    stub = _LastAlphabetically()
+    monkeypatch.setattr(rankers, "make_ranker", lambda settings, ctx, progress=True: stub)
+    space = CategoricalSequenceSpace([list("abcd")] * 6, name="chain6")
+    r = gptnas.search(space, lambda g: float(sum(g)), method="lmsearcher", budget=30, seed=0, progress=False)
+    ranked = [row for row in r.archive if row["origin"].startswith("ranker")]
+    assert len(ranked) == 25 and len(stub.chosen) == 25
+    assert [space.ncode(space.parse(row["arch"])) for row in ranked] == stub.chosen
+    # the preference is the search's: the last-sorting code is the all-"d" genome, the fitness's best too
+    assert r.best.fitness == 18.0

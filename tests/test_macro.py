@@ -207,15 +207,17 @@ def test_embedded_default_runs_from_the_command_line_with_real_training(tmp_path
     assert r2.returncode == 0, r2.stderr
     assert (tmp_path / "runs" / "gptnas-macro-digits-s0-2" / "summary.json").exists()
     assert json.loads((run / "summary.json").read_text())["evaluations"] == 4
-    # final training of the best architecture (the paper's long schedule, cut to 2 epochs here)
-    r3 = subprocess.run([sys.executable, "-m", "gptnas.final", str(run), "--epochs", "2", "--lr-step", "1",
+    # final training of the best architecture (the paper's long schedule, cut to 6 epochs here)
+    r3 = subprocess.run([sys.executable, "-m", "gptnas.final", str(run), "--epochs", "6", "--lr-step", "5",
                          "--workers", "1"],
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r3.returncode == 0, r3.stderr
     final = json.loads((run / "final.json").read_text())
-    assert final["arch"] == s["best"]["arch"] and final["epochs"] == 2 and final["lr_step"] == 1
+    assert final["arch"] == s["best"]["arch"] and final["epochs"] == 6 and final["lr_step"] == 5
     assert final["num_workers"] == 1  # batches gathered by a DataLoader worker (how ImageNet is streamed)
-    assert 0 < final["val"] <= 100 and 0 < final["test"] <= 100
+    assert final["val"] <= 100 and final["test"] <= 100
+    # well above chance (10 % on digits' 10 classes): a training loop that learns nothing fails here
+    assert final["val"] > 50 and final["test"] > 50, (final["val"], final["test"])
 
 
 def test_final_training_of_an_empty_run_is_a_clear_error(tmp_path):

@@ -40,6 +40,7 @@ def kill_and_resume(tmp_path: Path, imports: str, search: str, resume: str, kill
         if done >= kill_after:
             break
         time.sleep(0.05)
+    assert done >= kill_after, f"only {done} of {kill_after} results journaled in 120 s: the kill would miss the run"
     workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     proc.kill()
     proc.wait()

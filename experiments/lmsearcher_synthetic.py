@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweep import run_cached  # noqa: E402
+from sweep import benchmark_config, run_cached  # noqa: E402
 
 TASKS = [("nb201", d) for d in ("cifar10", "cifar100", "imagenet16-120")] + \
         [("tnb101", t) for t in ("class_scene", "class_object", "jigsaw", "room_layout")]
@@ -59,14 +59,7 @@ def spec(method: str, synthetic: dict) -> tuple[str, dict]:
 
 
 def config(method, space, dataset, budget, seed, data, cache, synthetic):
-    from gptnas.config import RunConfig, SearchConfig, from_dict, set_dotted
-    name, over = spec(method, synthetic)
-    d = RunConfig(space=space, fitness="benchmark", dataset=dataset, seed=seed, data=data,
-                  search=SearchConfig(method=name, budget=budget)).to_dict()
-    set_dotted(d, "gpt.cache_dir", cache)
-    for k, v in over.items():
-        set_dotted(d, k, v)
-    return from_dict(d)
+    return benchmark_config(*spec(method, synthetic), space, dataset, budget, seed, data, cache)
 
 
 def one(job):

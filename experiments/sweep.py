@@ -18,6 +18,17 @@ def one_thread() -> None:
     torch.set_num_threads(1)
 
 
+def benchmark_config(name: str, overrides: dict, space: str, dataset: str, budget: int, seed: int, data, cache):
+    """The config of one tabular search: method ``name`` with dotted ``overrides``, models cached in ``cache``."""
+    from gptnas.config import RunConfig, SearchConfig, from_dict, set_dotted
+    d = RunConfig(space=space, fitness="benchmark", dataset=dataset, seed=seed, data=data,
+                  search=SearchConfig(method=name, budget=budget)).to_dict()
+    set_dotted(d, "gpt.cache_dir", cache)
+    for k, v in overrides.items():
+        set_dotted(d, k, v)
+    return from_dict(d)
+
+
 def run_cached(jobs: list, fn: Callable, workers: int, cache: Optional[str] = None,
                key: Callable = lambda job: json.dumps(list(job)), every: int = 50,
                initializer: Optional[Callable] = one_thread) -> tuple[dict, int, float]:

@@ -279,8 +279,6 @@ def statements(reply: str, limit: int = 12) -> list[str]:
     return out[:limit]
 
 
-_statements = statements  # the name before it was public
-
 
 def llm_extractor(settings, llm_settings, space, run_dir, stats, max_options: int):
     """The extractor the config asks for, its client recording to ``run_dir/llm_exchanges.jsonl``."""

@@ -20,7 +20,6 @@ all cells keep.
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from ...core.types import make_individual
 from ...errors import ConfigError
 from ..base import PRESET, Learner, Method, SearchContext, check_choice, register_common
-from ..sources import SourceGuard, target_table
 from .options import PRESETS, RankSettings
 from .prescreen import Prescreened
 from .trajectories import neighbours
@@ -149,12 +148,8 @@ class LMSearcher(Method):
         self.ranker = make_ranker(self.settings, dataclasses.replace(ctx, llm=llm), ctx.progress)
         self.learner = RankerLearner(self.ranker)
         self.propose = None
-        self.guard = None
-        if self.settings.ranker != "random" and self.settings.prior != "synthetic" and target_table(ctx) is None:
-            # no target table to compare the ranker's tables with up front: compare with the first evaluations
-            from .rankers import training_sources
-            read = [(label, scored) for label, _, scored in training_sources(self.settings, ctx, required=False)]
-            self.guard = SourceGuard(read, "the built-in ranker's source") if read else None
+        from .rankers import ranker_guard
+        self.guard = ranker_guard(self.ranker, ctx)
 
     def learners(self):
         return [self.learner] + ([self.guard] if self.guard is not None else [])

@@ -17,7 +17,6 @@ from typing import Sequence
 
 from ...errors import ConfigError
 from ..base import Flag, Method, SearchContext, Wrapper
-from ..sources import SourceGuard, target_table
 from .options import RankSettings
 
 
@@ -109,18 +108,13 @@ class Prescreened(Wrapper):
 
     def bind(self, ctx: SearchContext) -> None:
         from .method import RankerLearner
-        from .rankers import make_ranker
+        from .rankers import make_ranker, ranker_guard
         super().bind(ctx)
         if not hasattr(ctx.space, "ncode"):
             raise ConfigError(f"ranked pre-screening reads architectures as NCode and {ctx.space.name} has none")
         self.ranker = make_ranker(self.rank, ctx, ctx.progress)
         self.learner = RankerLearner(self.ranker)
-        self.guard = None
-        if self.rank.ranker != "random" and self.rank.prior != "synthetic" and target_table(ctx) is None:
-            # as lmsearcher's: no target table to compare the ranker's tables with up front
-            from .rankers import training_sources
-            read = [(label, scored) for label, _, scored in training_sources(self.rank, ctx, required=False)]
-            self.guard = SourceGuard(read, "the built-in ranker's source") if read else None
+        self.guard = ranker_guard(self.ranker, ctx)
 
     def register(self, toolbox) -> None:
         self.inner.register(toolbox)

@@ -18,10 +18,9 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 

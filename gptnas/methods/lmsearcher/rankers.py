@@ -122,7 +122,19 @@ def builtin_ranker(settings, ctx, progress: bool = True):
         stats["prior"] = "both" if synthetic and sources else "synthetic" if synthetic else "tables"
         return r
 
-    return cached_ranker(description, build, ctx.cache_dir)
+    r = cached_ranker(description, build, ctx.cache_dir)
+    r.sources_read = [(label, scored) for label, _, scored in sources]  # for ranker_guard, not read twice
+    return r
+
+
+def ranker_guard(ranker, ctx):
+    """A :class:`~gptnas.methods.sources.SourceGuard` over the tables ``ranker`` (or an LLM ranker's built-in
+    fallback) learned from, where the target has no table to compare them with up front; else None."""
+    from ..sources import SourceGuard, target_table
+    read = getattr(_builtin(ranker), "sources_read", None)
+    if not read or target_table(ctx) is not None:
+        return None
+    return SourceGuard(read, "the built-in ranker's source")
 
 
 class RandomRanker:
@@ -149,46 +161,51 @@ class LLMRanker:
         self.last_fallback = False
 
     def choose(self, codes, scores, pool) -> int:
-        messages = [{"role": "system", "content": format_prompt(codes, scores, pool, self.max_history)}]
+        return self._ask(codes, scores, pool, lambda same: same)[1]
+
+    def choose_redrawing(self, codes, scores, pool: list, draw, ncode) -> tuple[list, int]:
+        """LM-Searcher's rule: when the reply names no candidate, a new pool is drawn (``draw()``, genomes) and the
+        model asked again, ``retries`` times (the released loop redraws without end); then ``fallback`` chooses from
+        the last pool. Returns ``(pool, index)``: the genomes of the pool chosen from, and the choice in it."""
+        genomes: dict = {}
+
+        def codes_of(gs) -> list[str]:
+            out = [ncode(g) for g in gs]
+            genomes.update(zip(out, gs))
+            return out
+
+        last, i = self._ask(codes, scores, codes_of(pool), lambda old: codes_of(draw() or [genomes[c] for c in old]))
+        return [genomes[c] for c in last], i
+
+    def _ask(self, codes, scores, pool: list[str], after_miss) -> tuple[list[str], int]:
+        """Ask about ``pool`` (NCode) until a reply names one of it, ``1 + retries`` times, the pool after a miss
+        being ``after_miss(pool)`` (the same one, or a new draw); then ``fallback`` chooses. ``(pool, index)``."""
         for attempt in range(1 + self.retries):
-            code = parse_reply(self.client.chat(messages), pool)
+            reply = self.client.chat([{"role": "system",
+                                       "content": format_prompt(codes, scores, pool, self.max_history)}])
+            code = parse_reply(reply, pool)
             if code is not None:
                 self.last_fallback = False
-                return pool.index(code)
+                return pool, pool.index(code)
             log.warning("the LLM named no candidate of the pool (attempt %d of %d)", attempt + 1, 1 + self.retries)
+            if attempt < self.retries:
+                pool = after_miss(pool)
         self.fallbacks += 1
         self.last_fallback = True
         log.warning("the LLM's replies stayed outside the pool: the %s ranker chooses", self.fallback.name)
-        return self.fallback.choose(codes, scores, pool)
+        return pool, self.fallback.choose(codes, scores, pool)
 
-    def choose_redrawing(self, codes, scores, pool: list, draw, ncode) -> tuple[list, int]:
-        """LM-Searcher's rule: when the reply names no candidate, a new pool is drawn (``draw()``) and the model
-        asked again, ``retries`` times (the released loop redraws without end); then ``fallback`` chooses from the
-        last pool. Returns ``(pool, index)``: the genomes of the pool chosen from, and the choice in it."""
-        for attempt in range(1 + self.retries):
-            pool_codes = [ncode(g) for g in pool]
-            reply = self.client.chat([{"role": "system", "content": format_prompt(codes, scores, pool_codes,
-                                                                                 self.max_history)}])
-            code = parse_reply(reply, pool_codes)
-            if code is not None:
-                self.last_fallback = False
-                return pool, pool_codes.index(code)
-            log.warning("the LLM named no candidate of the pool (attempt %d of %d): a new pool is drawn",
-                        attempt + 1, 1 + self.retries)
-            if attempt < self.retries:
-                pool = draw() or pool
-        self.fallbacks += 1
-        self.last_fallback = True
-        log.warning("the LLM's replies stayed outside %d pools: the %s ranker chooses", 1 + self.retries,
-                    self.fallback.name)
-        return pool, self.fallback.choose(codes, scores, [ncode(g) for g in pool])
+
+def _builtin(ranker):
+    """The built-in ranker a ranker is or falls back on (an LLM ranker's fallback), or None."""
+    return ranker if hasattr(ranker, "train_log") else getattr(ranker, "fallback", None)
 
 
 def learned_from(ranker) -> dict:
     """What a ranker (or an LLM ranker's built-in fallback) learned from, for the run's summary: ``{"ranker",
     "prior": tables | synthetic | both, "sources": [...]}``."""
     out = {"ranker": getattr(ranker, "name", type(ranker).__name__)}
-    inner = ranker if hasattr(ranker, "train_log") else getattr(ranker, "fallback", None)
+    inner = _builtin(ranker)
     if inner is not None and getattr(inner, "train_log", None):
         last = inner.train_log[-1]
         out.update(prior=last.get("prior", "tables"), sources=last.get("sources", []))
@@ -209,4 +226,4 @@ def make_ranker(settings, ctx, progress: bool = True):
     return LLMRanker(client, fallback, settings.retries, settings.history)
 
 
-__all__ = ["LLMRanker", "RandomRanker", "builtin_ranker", "learned_from", "make_ranker", "training_sources", "np"]
+__all__ = ["LLMRanker", "RandomRanker", "builtin_ranker", "learned_from", "make_ranker", "ranker_guard", "training_sources", "np"]

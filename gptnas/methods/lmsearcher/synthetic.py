@@ -36,7 +36,7 @@ import itertools
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 

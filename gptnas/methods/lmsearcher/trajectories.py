@@ -23,7 +23,6 @@ so a user can fine-tune their own LLM on them with the usual tools.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import random

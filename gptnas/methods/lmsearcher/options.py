@@ -36,7 +36,8 @@ class RankSettings:
     table but the target's); ``--rank-from synthetic,nb201:cifar100`` mixes them (``prior: both``).
     """
 
-    ranker: str = "builtin"            # builtin (the small transformer) | llm (--llm-url / --llm-model) | random
+    ranker: str = "builtin"            # builtin (the small transformer) | llm (--llm-url / --llm-model) | random |
+    #                                    ridge (a ridge regression on the history's ranks: no training)
     source: Union[str, list, None] = None
     prescreen: int = 1                 # rea / gptnas: k > 1 breeds k x the children and evaluates the ranker's best
     pool: int = 10                     # lmsearcher: candidates per choice
@@ -93,7 +94,7 @@ class RankSettings:
         w = "rank"
         check_sources(self.source, "--rank-from (rank.source)", "tables' datasets or tasks (nb201:cifar10, "
                       "tnb101:jigsaw) or run directories, or leave it out to train on every table but the target's")
-        check_choice(w, "ranker", self.ranker, ("builtin", "llm", "random"))
+        check_choice(w, "ranker", self.ranker, ("builtin", "llm", "random", "ridge"))
         if self.pool_source is not None:
             check_choice(w, "pool_source", self.pool_source, ("mixed", "random", "gpt"))
         if self.on_miss is not None:

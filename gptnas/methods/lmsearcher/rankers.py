@@ -149,6 +149,18 @@ class RandomRanker:
         return self.rng.randrange(len(pool))
 
 
+class RidgeRanker:
+    """Chooses the candidate a ridge regression fitted on the history's ranks predicts best (the built-in ranker's
+    evidence column, with no network on top): trains on nothing, so it needs neither tables nor synthetic problems.
+    Ties (an empty history) go to the pool's first."""
+
+    name = "ridge"
+
+    def choose(self, codes, scores, pool) -> int:
+        from .ranker import evidence
+        return int(np.argmax(evidence(codes, scores, pool)[:, 2])) if codes else 0
+
+
 class LLMRanker:
     """LM-Searcher's prompt to any OpenAI-compatible model; a reply outside the pool is asked again ``retries``
     times, then ``fallback`` chooses (and :attr:`fallbacks` counts it)."""
@@ -216,6 +228,8 @@ def make_ranker(settings, ctx, progress: bool = True):
     """The ranker ``settings`` name (``builtin``, ``llm`` with its fallback, or ``random``)."""
     if settings.ranker == "random":
         return RandomRanker(random.Random(ctx.rngs.derive("random-ranker")))
+    if settings.ranker == "ridge":
+        return RidgeRanker()
     if settings.ranker == "builtin":
         return builtin_ranker(settings, ctx, progress)
     from ...lm.llm import ChatClient
@@ -226,4 +240,5 @@ def make_ranker(settings, ctx, progress: bool = True):
     return LLMRanker(client, fallback, settings.retries, settings.history)
 
 
-__all__ = ["LLMRanker", "RandomRanker", "builtin_ranker", "learned_from", "make_ranker", "ranker_guard", "training_sources", "np"]
+__all__ = ["LLMRanker", "RandomRanker", "RidgeRanker", "builtin_ranker", "learned_from", "make_ranker", "ranker_guard",
+           "training_sources", "np"]

@@ -8,6 +8,7 @@ from gptnas.core.rng import Rngs
 from gptnas.errors import ConfigError
 from gptnas.methods import GA, REA, RandomSearch
 from gptnas.spaces import CategoricalSequenceSpace
+from helpers import TIMEOUT
 
 TINY = {"model": {"n_embd": 16, "n_layer": 1, "n_head": 2}, "corpus": {"n": 200}, "train": {"epochs": 1}}
 
@@ -72,7 +73,7 @@ def test_relative_paths_are_stored_absolute_and_a_moved_run_resumes(tmp_path, mo
     env = {**os.environ, "PYTHONPATH": str(REPO), "GPTNAS_FAULT_KILL_AFTER_EVALS": "33"}
     args = [sys.executable, "-m", "gptnas.run", "--space", "nb201", "--data", rel_data, "--method", "ga", "--budget",
             "60", "--no-progress", "-q"]
-    r = subprocess.run([*args, "--out", "runs/x"], cwd=work, env=env, capture_output=True, text=True)
+    r = subprocess.run([*args, "--out", "runs/x"], cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
     import yaml
     cfg = yaml.safe_load((work / "runs/x/config.yaml").read_text())
@@ -80,9 +81,10 @@ def test_relative_paths_are_stored_absolute_and_a_moved_run_resumes(tmp_path, mo
     shutil.move(str(work / "runs/x"), str(tmp_path / "moved"))
     env.pop("GPTNAS_FAULT_KILL_AFTER_EVALS")
     r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(tmp_path / "moved"), "--no-progress",
-                        "-q"], cwd=tmp_path, env=env, capture_output=True, text=True)
+                        "-q"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run([*args, "--out", str(tmp_path / "ref")], cwd=work, env=env, capture_output=True, text=True)
+    r = subprocess.run([*args, "--out", str(tmp_path / "ref")], cwd=work, env=env,
+                       capture_output=True, text=True, timeout=TIMEOUT)
     from gptnas.storage.archive import read_archive
     a, b = read_archive(tmp_path / "moved/archive.h5"), read_archive(tmp_path / "ref/archive.h5")
     assert list(a["arch"]) == list(b["arch"])

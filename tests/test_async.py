@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -204,14 +205,20 @@ def test_ray_keeps_its_workers_busy_and_gives_the_same_archive(monkeypatch):
     try:
         on_ray = run("rea", workers=3, budget=40, parallel="ray", evaluate=Timed(sleep=0.0005))
         assert keys(on_ray) == keys(sim)
-        pids = set()
+        gate = Path(tempfile.mkdtemp())
 
         @ray.remote
-        def pid():
-            time.sleep(0.3)
-            return os.getpid()
-        pids = set(ray.get([pid.remote() for _ in range(3)]))
-        assert len(pids) == 3  # three tasks at once on the local cluster
+        def meet():
+            """Wait (up to a minute) until all three tasks run at once: (pid, whether they met)."""
+            (gate / str(os.getpid())).touch()
+            for _ in range(600):
+                if len(list(gate.iterdir())) >= 3:
+                    return os.getpid(), True
+                time.sleep(0.1)
+            return os.getpid(), False
+        met = ray.get([meet.remote() for _ in range(3)])
+        # three tasks at once on the local cluster, in three processes (a barrier, not a timing)
+        assert all(ok for _, ok in met) and len({p for p, _ in met}) == 3
     finally:
         ray.shutdown()
 

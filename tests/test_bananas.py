@@ -23,6 +23,7 @@ from gptnas.spaces import CategoricalSequenceSpace
 from gptnas.spaces.base import SearchSpace
 from helpers.constrained import evaluate as chain8, rare, rules
 from test_async import SPACE, Timed, keys, run
+from helpers import TIMEOUT
 
 NB201 = gptnas.spaces.get_space("nb201", {})
 FAST = {"epochs": 60}  # the method's runs here: enough training to steer, a third of the time
@@ -212,7 +213,7 @@ def test_from_the_command_line(tmp_path, nb201_dir):
     out = tmp_path / "bananas"
     r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--data", str(nb201_dir), "--method",
                         "bananas", "--budget", "40", "--out", str(out), "--no-progress"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     s = json.loads((out / "summary.json").read_text())
     assert s["evaluations"] == 40 and yaml.safe_load((out / "config.yaml").read_text())["search"]["method"] == \

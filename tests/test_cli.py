@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gptnas.run import main
+from helpers import TIMEOUT
 
 BASE = ["--space", "nb201", "--dataset", "cifar10", "--fitness", "benchmark", "--method", "rea", "--no-progress", "-q"]
 
@@ -132,14 +133,15 @@ def test_report_compares_runs(table, tmp_path):
                                 "--out", str(d)]) == 0
             runs.append(str(d))
     r = subprocess.run([sys.executable, "-m", "gptnas.report", *runs, "--out", str(tmp_path / "rep")],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     rows = [l for l in r.stdout.splitlines() if l.startswith("| 2 |")]
     assert len(rows) == 2 and "random" in rows[0] and "rea" in rows[1]
     tests = [json.loads((tmp_path / f"rea{s}" / "summary.json").read_text())["best"]["test"] for s in (0, 1)]
     assert f"{np.mean(tests):.2f} ± {np.std(tests):.2f}" in rows[1]
     assert (tmp_path / "rep" / "comparison.png").stat().st_size > 10_000
-    r = subprocess.run([sys.executable, "-m", "gptnas.report", str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "gptnas.report", str(tmp_path)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 2 and "not a gptnas run directory" in r.stderr
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO
 from test_readme import readme_file
+from helpers import TIMEOUT
 
 KILL_AFTER = 23  # mid-run, mid-generation for every method
 
@@ -75,13 +76,14 @@ def test_cli_names_the_objects_and_resumes_them_from_another_folder(tmp_path, ca
     other.mkdir()
     args = [sys.executable, "-m", "gptnas.run", "--space", "chain8:space", "--fitness", "chain8:evaluate",
             "--method", "rea", "--budget", "40", "--no-progress", "-q"]
-    r = subprocess.run([*args, "--out", "runs/a"], cwd=work, env=_env(cache), capture_output=True, text=True)
+    r = subprocess.run([*args, "--out", "runs/a"], cwd=work, env=_env(cache),
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     r = subprocess.run([*args, "--out", "runs/b"], cwd=work, env=_env(cache, GPTNAS_FAULT_KILL_AFTER_EVALS="17"),
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == -9
     r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(work / "runs/b"), "--no-progress", "-q"],
-                       cwd=other, env=_env(cache), capture_output=True, text=True)
+                       cwd=other, env=_env(cache), capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _archive(work / "runs/b") == _archive(work / "runs/a")
     import yaml
@@ -102,5 +104,5 @@ def test_bad_object_names_are_one_line_errors(tmp_path, cache, args, message):
     base.update(dict(zip(args[::2], args[1::2])))
     r = subprocess.run([sys.executable, "-m", "gptnas.run", *[x for kv in base.items() for x in kv], "--method",
                         "rea", "--budget", "5", "--out", str(tmp_path / "run"), "--no-progress"], cwd=tmp_path,
-                       env=_env(cache), capture_output=True, text=True)
+                       env=_env(cache), capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]

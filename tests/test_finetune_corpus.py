@@ -99,7 +99,8 @@ def test_token_sequences(corpus):
     assert 10 < len(distinct) < 1000  # the count itself is reported, not pinned
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torchvision") is None, reason="needs torchvision")
+@pytest.mark.skipif(importlib.util.find_spec("torchvision") is None, reason="needs torchvision, which is "
+                    "no dependency of gptnas (only this check against its ResNet-18 uses it): pip install torchvision")
 def test_rebuild_gives_the_stored_resnet18_line(lines):
     try:
         import torch

@@ -19,6 +19,7 @@ from gptnas.methods.gptnas import GPTSettings
 from gptnas.operators.adaptive import OperatorMix
 from gptnas.operators.gpt_local import TokenFrequencies, mut_gpt_local, neighbour_tokens
 from gptnas.spaces import CategoricalSequenceSpace, NB201Space
+from helpers import TIMEOUT
 
 TINY = GPTConfig(n_embd=16, n_layer=1, n_head=2, dropout=0.0)
 
@@ -299,12 +300,13 @@ def test_cli_preset_flag_sets_gpt_preset(tmp_path, nb201_dir):
     out = tmp_path / "r"
     res = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--data", str(nb201_dir),
                           "--method", "gptnas", "--preset", "paper", "--budget", "12", "--out", str(out),
-                          "--set", "gpt.enabled=false", "--no-progress", "-q"], capture_output=True, text=True)
+                          "--set", "gpt.enabled=false", "--no-progress", "-q"],
+                              capture_output=True, text=True, timeout=TIMEOUT)
     assert res.returncode == 0, res.stderr
     assert yaml.safe_load((out / "config.yaml").read_text())["gptnas"]["preset"] == "paper"
     bad = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--data", str(nb201_dir),
                           "--preset", "quick", "--budget", "12", "--out", str(tmp_path / "b")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=TIMEOUT)
     assert bad.returncode == 2 and "gpt.preset must be one of" in bad.stderr
 
 

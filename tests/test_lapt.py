@@ -23,12 +23,13 @@ from gptnas.methods.lapt.options import PrinciplesSettings
 from gptnas.methods.lapt.principles import Principles
 from gptnas.methods.lapt.stats import FrequencyExtractor, StatsExtractor, adapt_statistically
 from gptnas.spaces import NB201Space
+from helpers import TIMEOUT, no_data
 
 
 @pytest.fixture(scope="module")
 def data(shared_data):
     if not (shared_data / "nb201").is_dir():
-        pytest.skip("NAS-Bench-201 tables not found")
+        no_data("NAS-Bench-201 tables not found")
     return str(shared_data)
 
 
@@ -131,7 +132,7 @@ def test_lapt_run_writes_principles_and_a_killed_run_resumes_identically(data, t
             "--method", "lapt", "--principles-from", "cifar10", "--budget", "20", "--seed", "3", "--no-progress",
             "-q"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    r = subprocess.run([*args, "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True)
+    r = subprocess.run([*args, "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     p = json.loads((tmp_path / "a/principles.json").read_text())
     assert p["extractor"] == "stats" and p["sources"] == ["cifar10"]
@@ -143,15 +144,15 @@ def test_lapt_run_writes_principles_and_a_killed_run_resumes_identically(data, t
     first = Principles.from_dict({**p, "positions": p["positions"], "adaptations": []})
     assert all(refined.refine(space).contains(space.parse(k)) for k in keys)
     r = subprocess.run([*args, "--out", str(tmp_path / "b")], env={**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "12"},
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == -signal.SIGKILL
     r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(tmp_path / "b"), "--no-progress", "-q"],
-                       env=env, capture_output=True, text=True)
+                       env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _archive(tmp_path / "b") == _archive(tmp_path / "a")
     assert json.loads((tmp_path / "b/principles.json").read_text())["adaptations"] == p["adaptations"]
     r = subprocess.run([sys.executable, "-m", "gptnas.principles", "show", str(tmp_path / "a")], env=env,
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0 and r.stdout.startswith("# Design principles for nb201") and first.positions
 
 
@@ -186,7 +187,7 @@ def test_llm_principles_end_to_end_with_replay_on_resume(data, tmp_path, monkeyp
         srv.script(("reply", "no json here, sorry"), ("reply", _good_reply(space)))
         env = {**os.environ, "PYTHONPATH": str(REPO), "OPENAI_API_KEY": "sk-test"}
         r = subprocess.run([*args, "--llm-url", srv.url, "--out", str(run)], env={**env,
-                           "GPTNAS_FAULT_KILL_AFTER_EVALS": "13"}, capture_output=True, text=True)
+                           "GPTNAS_FAULT_KILL_AFTER_EVALS": "13"}, capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
         first = srv.requests[0]["messages"]
         assert first[0]["role"] == "system" and "layer_list=[" in first[1]["content"]
@@ -195,7 +196,7 @@ def test_llm_principles_end_to_end_with_replay_on_resume(data, tmp_path, monkeyp
         asked = len(srv.requests)  # extraction (2) + the adaptation at 10 evaluations
         assert asked == 3
         r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(run), "--no-progress", "-q"],
-                           env=env, capture_output=True, text=True)
+                           env=env, capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0, r.stderr[-2000:]
         assert len(srv.requests) == asked + 1  # the replayed ones cost nothing; only the adaptation at 15 is new
     p = json.loads((run / "principles.json").read_text())
@@ -205,7 +206,7 @@ def test_llm_principles_end_to_end_with_replay_on_resume(data, tmp_path, monkeyp
     assert len((run / "llm_exchanges.jsonl").read_text().splitlines()) == 4
     # offline: the recorded run again, with no server at all
     r = subprocess.run([*args, "--llm-replay", str(run / "llm_exchanges.jsonl"), "--out", str(tmp_path / "offline")],
-                       env=env, capture_output=True, text=True)
+                       env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _archive(tmp_path / "offline") == _archive(run)
 
@@ -220,12 +221,12 @@ def test_llm_replies_that_stay_unusable_fail_in_one_line_or_fall_back(data, tmp_
     with LLMServer() as srv:
         srv.script(("reply", bad))
         r = subprocess.run([*args, "--llm-url", srv.url, "--out", str(tmp_path / "a")], env=env,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 2 and "'conv7x7' is not an operation of layer0" in r.stderr
         assert "principles.fallback=stats" in r.stderr and "Traceback" not in r.stderr
         assert not (tmp_path / "a").exists()  # a run that could not start leaves nothing behind
         r = subprocess.run([*args, "--llm-url", srv.url, "--set", "principles.fallback=stats", "--out",
-                            str(tmp_path / "b")], env=env, capture_output=True, text=True)
+                            str(tmp_path / "b")], env=env, capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0, r.stderr[-2000:]
     p = json.loads((tmp_path / "b/principles.json").read_text())
     assert "fallback" in p["extractor"]

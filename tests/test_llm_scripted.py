@@ -16,12 +16,13 @@ import pytest
 
 from conftest import REPO
 from helpers.llm_server import LLMServer
+from helpers import TIMEOUT, no_data
 
 
 @pytest.fixture(scope="module")
 def data(shared_data):
     if not (shared_data / "nb201").is_dir():
-        pytest.skip("NAS-Bench-201 tables not found")
+        no_data("NAS-Bench-201 tables not found")
     return str(shared_data)
 
 
@@ -72,7 +73,7 @@ def _lapt(data, out, url, env, extra=()):
             "--seed", "4", "--llm-model", "test", "--no-progress", "-q", "--out", str(out), *extra]
     if url:
         args += ["--llm-url", url]
-    return subprocess.run(args, env=env, capture_output=True, text=True)
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def test_lapt_paper_preset_multi_turn_learned_adapted_twice_recorded_and_replayed(data, tmp_path, monkeypatch):
@@ -124,7 +125,7 @@ def test_lapt_paper_preset_multi_turn_learned_adapted_twice_recorded_and_replaye
         assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
         assert len(srv.requests) == 4
         r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(tmp_path / "b"), "--no-progress",
-                            "-q"], env=env, capture_output=True, text=True)
+                            "-q"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0, r.stderr[-2000:]
         assert len(srv.requests) == 5
     assert _archive(tmp_path / "b") == _archive(tmp_path / "a")
@@ -151,7 +152,8 @@ def _lms(data, out, url, env):
     return subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--dataset", "cifar10", "--data",
                            data, "--method", "lmsearcher", "--preset", "paper", "--ranker", "llm", "--llm-model", "m",
                            "--budget", "12", "--seed", "2", "--no-progress", "-q", "--set", "rank.fallback=random",
-                           "--llm-url", url, "--out", str(out)], env=env, capture_output=True, text=True)
+                           "--llm-url", url, "--out", str(out)], env=env,
+                               capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def _pool(request) -> list[str]:
@@ -188,7 +190,7 @@ def test_lmsearcher_paper_preset_redraws_the_pool_on_a_miss_and_replays_on_resum
         r = _lms(data, tmp_path / "b", srv.url, {**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "9"})
         assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
         r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(tmp_path / "b"), "--no-progress",
-                            "-q"], env=env, capture_output=True, text=True)
+                            "-q"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0, r.stderr[-2000:]
         assert len(srv.requests) == len(asked)  # the replayed ones cost nothing
     assert _archive(tmp_path / "b") == _archive(tmp_path / "a")

@@ -18,6 +18,7 @@ from gptnas.methods.lmsearcher.method import candidate_pool
 from gptnas.methods.lmsearcher.prompt import format_prompt, normalise, parse_reply
 from gptnas.methods.lmsearcher.trajectories import prune, samples_from, write_jsonl
 from gptnas.spaces import CategoricalSequenceSpace, NB201Space
+from helpers import TIMEOUT, no_data
 
 FAST = ["--set", "rank.subspaces=12", "--set", "rank.epochs=1"]
 
@@ -25,7 +26,7 @@ FAST = ["--set", "rank.subspaces=12", "--set", "rank.epochs=1"]
 @pytest.fixture(scope="module")
 def data(shared_data):
     if not (shared_data / "nb201").is_dir():
-        pytest.skip("NAS-Bench-201 tables not found")
+        no_data("NAS-Bench-201 tables not found")
     return str(shared_data)
 
 
@@ -191,15 +192,15 @@ def test_ranked_runs_resume_identically_after_a_kill(data, tmp_path, method):
             "--method", method, "--budget", "30", "--no-progress", "-q", *FAST]
     if method == "rea":
         args += ["--set", "rank.prescreen=4"]
-    r = subprocess.run([*args, "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True)
+    r = subprocess.run([*args, "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     origins = {o for _, _, o in _archive(tmp_path / "a")}
     assert ("ranker:builtin" in origins) if method == "lmsearcher" else ("mutation+ranked" in origins)
     r = subprocess.run([*args, "--out", str(tmp_path / "b")], env={**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "17"},
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == -signal.SIGKILL
     r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(tmp_path / "b"), "--no-progress", "-q"],
-                       env=env, capture_output=True, text=True)
+                       env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _archive(tmp_path / "b") == _archive(tmp_path / "a")
 
@@ -232,14 +233,15 @@ def test_the_llm_ranker_end_to_end_in_pool_outside_malformed_and_replayed(data, 
         # trials 6..: in the pool, outside twice (-> fallback), malformed then in the pool, then always in the pool
         srv.script(("echo_pool",), ("reply", "999999"), ("reply", "999999"), ("reply", "no idea"), ("echo_pool",))
         r = subprocess.run([*args, "--llm-url", srv.url, "--out", str(run)],
-                           env={**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "10"}, capture_output=True, text=True)
+                           env={**env, "GPTNAS_FAULT_KILL_AFTER_EVALS": "10"},
+                               capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
         prompt = srv.requests[0]["messages"][0]["content"]
         assert srv.requests[0]["messages"][0]["role"] == "system" and re.fullmatch(r"(\d{6}\|[\d.]+,){5}(\d{6};){10}",
                                                                                    prompt)
         asked = len(srv.requests)
         r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(run), "--no-progress", "-q"],
-                           env=env, capture_output=True, text=True)
+                           env=env, capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0, r.stderr[-2000:]
         new = len(srv.requests) - asked
     origins = [o for _, _, o in _archive(run)]

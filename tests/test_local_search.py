@@ -14,6 +14,7 @@ import gptnas
 from gptnas.methods.local_search import LocalSearch
 from gptnas.errors import ConfigError
 from gptnas.spaces import CategoricalSequenceSpace, SearchSpace
+from helpers import TIMEOUT
 from helpers.kill9 import kill_and_resume
 from test_async import SPACE, Timed, keys, run
 
@@ -67,13 +68,13 @@ def test_local_search_from_the_command_line(tmp_path, nb201_dir):
     out = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--data", str(nb201_dir), "--method",
                         METHOD_NAME, "--budget", "30", "--out", str(out), "--no-progress", "-q"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     s = json.loads((out / "summary.json").read_text())
     assert s["evaluations"] == 30 and yaml.safe_load((out / "config.yaml").read_text())["search"]["method"] == \
         METHOD_NAME
     assert METHOD_NAME in subprocess.run([sys.executable, "-m", "gptnas.run", "--help"], capture_output=True,
-                                         text=True).stdout
+                                         text=True, timeout=TIMEOUT).stdout
 
 
 # The walk in detail, its state across a kill, workers, constrained and option-less spaces ---------------------------

@@ -11,9 +11,11 @@ import gptnas
 from gptnas.errors import ConfigError
 from gptnas.methods import REA, Prescreened, Principled
 from test_async import SPACE, Timed, keys
+from helpers import TIMEOUT
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "gptnas.run", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "gptnas.run", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=TIMEOUT)
 
 
 # Sections, aliases, flags ------------------------------------------------------------------------------------------

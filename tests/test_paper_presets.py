@@ -12,19 +12,20 @@ import pytest
 
 from conftest import REPO
 from gptnas import config
+from helpers import TIMEOUT, no_data
 
 
 @pytest.fixture(scope="module")
 def data(shared_data):
     if not (shared_data / "nb201").is_dir():
-        pytest.skip("NAS-Bench-201 tables not found")
+        no_data("NAS-Bench-201 tables not found")
     return str(shared_data)
 
 
 def _run(*args):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "gptnas.run", *args, "--no-progress"], env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def _budget(method: str, section: dict, budget=None) -> int:

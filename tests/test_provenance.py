@@ -13,19 +13,20 @@ import pytest
 
 from conftest import REPO
 from gptnas.errors import ConfigError
+from helpers import TIMEOUT, no_data
 
 
 @pytest.fixture(scope="module")
 def data(shared_data):
     if not (shared_data / "nb201").is_dir():
-        pytest.skip("NAS-Bench-201 tables not found")
+        no_data("NAS-Bench-201 tables not found")
     return str(shared_data)
 
 
 def _run(*args, env=None):
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([sys.executable, "-m", "gptnas.run", *args, "--no-progress", "-q"], env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def _one_line_error(r, *words):
@@ -64,14 +65,14 @@ def test_a_principles_file_adapted_on_the_target_or_learned_from_it_is_refused(a
     # exported (python -m gptnas.principles export) they keep their provenance, and are refused the same
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     r = subprocess.run([sys.executable, "-m", "gptnas.principles", "export", str(adapted_run), "--out",
-                        str(tmp_path / "exported.json")], env=env, capture_output=True, text=True)
+                        str(tmp_path / "exported.json")], env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     _one_line_error(_run(*base[:6], "--principles-file", str(tmp_path / "exported.json"), "--budget", "12",
                          "--dataset", "cifar10", "--out", str(tmp_path / "d")), "adapted on cifar10")
     # learned outside any search (python -m gptnas.principles extract): no target, accepted on another task
     r = subprocess.run([sys.executable, "-m", "gptnas.principles", "extract", "--space", "nb201", "--data", data,
                         "--from", "cifar100", "--out", str(tmp_path / "p.json")], env=env, capture_output=True,
-                       text=True)
+                       text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     r = _run(*base[:6], "--principles-file", str(tmp_path / "p.json"), "--budget", "12", "--dataset", "cifar10",
              "--out", str(tmp_path / "e"))

@@ -18,6 +18,7 @@ from gptnas.evaluators.proxies import LOG_ZERO, PROXIES, ReferenceScale, rank_av
 from gptnas.evaluators.proxy import ProxyEvaluator, parse_proxy_spec, random_batch
 from gptnas.spaces.nb201.network import NB201Network, nb201_param_count
 from gptnas.spaces.nb201 import NB201Space
+from helpers import no_data
 
 SHAPE = (3, 16, 16)  # small inputs keep every proxy well under a second on a CPU
 ARCH = [3, 2, 1, 4, 0, 3]
@@ -151,7 +152,7 @@ def test_proxy_ranks_cells_as_naslibs_reference_scores_do(name, batch, shared_da
     import ast
     path = shared_data / "nb201" / "zc_nasbench201.json"
     if not path.is_file():
-        pytest.skip("NASLib's reference scores (zc_nasbench201.json) not found")
+        no_data("NASLib's reference scores (zc_nasbench201.json) not found")
     ref = json.loads(path.read_text())["cifar10"]
     theirs, floor = NASLIB_FLOOR[name]
     keys = [k for k in sorted(ref)[::len(ref) // 24][:24] if theirs in ref[k]]

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from conftest import REPO
+from helpers import TIMEOUT
 
 CLI = [sys.executable, "-m", "gptnas.run", "--space", "tests.helpers.slow_space:space", "--no-progress", "-q"]
 
@@ -32,19 +33,19 @@ def test_a_kill_mid_generation_loses_at_most_the_evaluations_in_flight(tmp_path)
     args = [*CLI, "--fitness", "tests.helpers.slow_space:evaluate", "--method", "ga", "--population", "10",
             "--budget", "30", "--seed", "1"]
     r = subprocess.run([*args, "--out", str(run)], cwd=REPO, env=_env(tmp_path, GPTNAS_FAULT_KILL_AFTER_EVALS="7"),
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == -signal.SIGKILL
     before = _calls(tmp_path)
     assert len(before) == 7 and not (run / "checkpoint.pkl").exists()
     r = subprocess.run([*CLI[:3], "--resume", str(run), "--no-progress", "-q"], cwd=REPO, env=_env(tmp_path),
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     after = _calls(tmp_path)[len(before):]
     assert len(after) == 30 - 7 and not set(after) & set(before)   # nothing journaled was evaluated again
     ref = tmp_path / "ref"
     (tmp_path / "plain").mkdir()
     r = subprocess.run([*args, "--out", str(ref)], cwd=REPO, env=_env(tmp_path / "plain"),
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     from gptnas.storage.archive import read_archive
     a, b = read_archive(run / "archive.h5"), read_archive(ref / "archive.h5")
@@ -54,11 +55,14 @@ def test_a_kill_mid_generation_loses_at_most_the_evaluations_in_flight(tmp_path)
 def test_a_second_process_cannot_write_a_live_run(tmp_path):
     run = tmp_path / "run"
     args = [*CLI, "--fitness", "tests.helpers.slow_space:evaluate", "--method", "rea", "--budget", "200"]
-    live = subprocess.Popen([*args, "--out", str(run)], cwd=REPO, env=_env(tmp_path, SLOW_SECONDS="0.2"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the live run holds after its third result (a test hook), so it outlives the two launches below however
+    # slow they are
+    live = subprocess.Popen([*args, "--out", str(run)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=_env(tmp_path, SLOW_SECONDS="0.05", GPTNAS_FAULT_HOLD_AFTER_EVALS="3"))
     try:
-        for _ in range(300):  # until the run has started writing
-            if (run / "config.yaml").exists() and _calls(tmp_path):
+        for _ in range(1200):  # until the run has started writing
+            if sum(len(f.read_text().splitlines()) for f in (run / "pending.jsonl", run / "evaluations.jsonl")
+                   if f.exists()) >= 3:
                 break
             time.sleep(0.1)
         for second in ([*CLI[:3], "--resume", str(run)], [*args, "--out", str(run), "--overwrite"]):
@@ -79,7 +83,8 @@ def test_a_second_process_cannot_write_a_live_run(tmp_path):
 def test_a_run_whose_evaluations_all_fail_is_failed_not_complete(tmp_path):
     run = tmp_path / "run"
     r = subprocess.run([*CLI, "--fitness", "tests.helpers.slow_space:always_fails", "--method", "rea", "--budget",
-                        "40", "--out", str(run)], cwd=REPO, env=_env(tmp_path), capture_output=True, text=True)
+                        "40", "--out", str(run)], cwd=REPO, env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 2
     err = r.stderr.strip().splitlines()
     assert err[-1].startswith("error: 10 of 10 evaluations failed") and "unplugged" in err[-1]

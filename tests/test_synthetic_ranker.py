@@ -18,6 +18,7 @@ from gptnas.methods.lmsearcher.ranker import evidence
 from gptnas.methods.lmsearcher.rankers import builtin_ranker
 from gptnas.methods.lmsearcher.synthetic import SyntheticPrior, synthetic_problem, synthetic_samples
 from gptnas.spaces import CategoricalSequenceSpace
+from helpers import TIMEOUT
 
 SMALL = {"problems": 12, "members": 600, "subspaces": 6}  # a prior small enough for a test's training
 
@@ -74,6 +75,22 @@ def test_a_synthetic_ranker_beats_random_choice_on_problems_it_never_saw(tmp_pat
     ranks = [sorted(s.pool_scores, reverse=True).index(v) for s, v in zip(held, chosen)]
     # random choice: (10 - 1) / 2 on average, its standard error here about 0.12
     assert np.mean(ranks) < 0.85 * np.mean([(len(s.pool) - 1) / 2 for s in held])
+
+
+def test_the_ridge_ranker_chooses_well_without_any_training(tmp_path):
+    from gptnas.methods.lmsearcher.rankers import RidgeRanker
+    held = synthetic_samples(space(), SyntheticPrior(**{**SMALL, "problems": 6}), seed=99)
+    r = RidgeRanker()
+    ranks = [sorted(s.pool_scores, reverse=True).index(s.pool_scores[r.choose(s.codes, s.scores, s.pool)])
+             for s in held]
+    assert np.mean(ranks) < 0.85 * np.mean([(len(s.pool) - 1) / 2 for s in held])
+    # as a search's ranker: nothing trained or cached, and the summary says which ranker chose
+    run = gptnas.search(space(), additive, method="lmsearcher", budget=20, seed=0, progress=False,
+                        rank={"ranker": "ridge"}, gpt={"cache_dir": str(tmp_path)}, out=tmp_path / "run")
+    assert not (tmp_path / "ranker").exists()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["method_details"]["ranker"] == "ridge"
+    assert any(r["origin"] == "ranker:ridge" for r in run.archive)
 
 
 def test_search_on_a_users_space_without_tables_trains_on_synthetic_problems(tmp_path):
@@ -154,7 +171,7 @@ def test_the_cli_on_a_users_space_without_tables_trains_the_ranker_on_synthetic_
                                 "--set", "prescreened.epochs=1"])):
         r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "userspace:space", "--fitness",
                             "userspace:fitness", "--budget", "15", "--out", str(tmp_path / name), "--no-progress",
-                            *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+                            *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0, r.stderr[-2000:]
         details = json.loads((tmp_path / name / "summary.json").read_text())["method_details"]
         learned = details if name == "lms" else details["prescreen"]
@@ -171,18 +188,19 @@ def test_rank_train_synthetic_builds_the_ranker_a_search_on_the_users_space_then
     env = {**os.environ, "PYTHONPATH": str(REPO), "GPTNAS_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     prior = "{problems: 12, members: 600, subspaces: 6}"
     r = subprocess.run([sys.executable, "-m", "gptnas.rank", "train", "--synthetic", "--space", "userspace:space",
-                        "--prior", prior, "--epochs", "1"], cwd=tmp_path, env=env, capture_output=True, text=True)
+                        "--prior", prior, "--epochs", "1"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "trained" in r.stdout and "learned from synthetic (12 problems)" in r.stdout
     r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "userspace:space", "--fitness",
                         "userspace:fitness", "--method", "lmsearcher", "--set", f"lmsearcher.synthetic={prior}",
                         "--set", "lmsearcher.epochs=1", "--budget", "8", "--out", str(tmp_path / "run"),
-                        "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True)
+                        "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "loading the ranker" in r.stderr  # the one rank train built
     assert len(list((tmp_path / "cache" / "ranker").glob("*/ranker.json"))) == 1
     bad = subprocess.run([sys.executable, "-m", "gptnas.rank", "train", "--space", "userspace:space"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True)
+                         env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert bad.returncode == 2 and "--target" in bad.stderr and "--synthetic" in bad.stderr
 
 

@@ -8,13 +8,14 @@ import pytest
 from gptnas.encodings import tnb101 as enc
 from gptnas.errors import DataError, InvalidArchitecture
 from gptnas.spaces import TNB101Space
+from helpers import no_data
 
 
 @pytest.fixture(scope="module")
 def tnb_dir(shared_data):
     d = shared_data / "transnas101"
     if not (d / "tnb101_micro.csv").is_file():
-        pytest.skip("TransNAS-Bench-101 table not found")
+        no_data("TransNAS-Bench-101 table not found")
     return d
 
 

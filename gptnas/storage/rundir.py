@@ -26,6 +26,7 @@ import os
 import pickle
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import yaml
@@ -38,6 +39,8 @@ CHECKPOINT_VERSION = 2
 LOCK_FILE = ".lock"
 #: Test hook: SIGKILL the process once this many evaluations are recorded (committed + pending), mid-generation.
 KILL_AFTER_ENV = "GPTNAS_FAULT_KILL_AFTER_EVALS"
+#: Test hook: stop (sleep for good) once this many are recorded, so that a test's kill -9 lands on a live run.
+HOLD_AFTER_ENV = "GPTNAS_FAULT_HOLD_AFTER_EVALS"
 
 try:
     import fcntl
@@ -73,6 +76,8 @@ class RunDir:
         self._lock_fd: int | None = None
         kill = os.environ.get(KILL_AFTER_ENV)
         self._kill_after = int(kill) if kill else None
+        hold = os.environ.get(HOLD_AFTER_ENV)
+        self._hold_after = int(hold) if hold else None
         self.recorded = 0  #: evaluations recorded so far (committed + pending), for the kill hook
 
     # One writer ------------------------------------------------------------------------------------------------
@@ -110,6 +115,9 @@ class RunDir:
         self.recorded += 1
         if self._kill_after is not None and self.recorded >= self._kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
+        if self._hold_after is not None and self.recorded >= self._hold_after:
+            while True:  # until the test kills it
+                time.sleep(1)
 
     # Creation and validation ----------------------------------------------------------------------------------
     @classmethod

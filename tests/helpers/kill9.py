@@ -8,6 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from . import TIMEOUT
+
 TESTS = Path(__file__).resolve().parents[1]
 
 
@@ -31,7 +33,10 @@ def kill_and_resume(tmp_path: Path, imports: str, search: str, resume: str, kill
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, str(script), str(tmp_path / "ref"), "run"], check=True, env=env, timeout=300)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), "run"], env=env)
+    # the run stops (sleeps) once kill_after results are recorded, so the kill lands on a live run, never a
+    # finished one, however loaded the machine
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), "run"],
+                            env={**env, "GPTNAS_FAULT_HOLD_AFTER_EVALS": str(kill_after)})
     journal = tmp_path / "run" / "pending.jsonl"
     t0 = time.time()
     while time.time() - t0 < 120:
@@ -41,9 +46,11 @@ def kill_and_resume(tmp_path: Path, imports: str, search: str, resume: str, kill
             break
         time.sleep(0.05)
     assert done >= kill_after, f"only {done} of {kill_after} results journaled in 120 s: the kill would miss the run"
-    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before the kill: nothing would be resumed"
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)],
+                             capture_output=True, text=True, timeout=TIMEOUT).stdout.split()
     proc.kill()
-    proc.wait()
+    assert proc.wait() == -9, "the run was not killed by the SIGKILL"
     t0 = time.time()  # give the pool's workers a moment to notice their parent is gone
     while time.time() - t0 < 10 and any(Path(f"/proc/{w}").exists() for w in workers):
         time.sleep(0.2)

@@ -17,3 +17,9 @@ def evaluate(arch):
 
 def always_fails(arch):
     raise RuntimeError("the instrument is unplugged")
+
+
+def torch_threads(arch):
+    """The search process's torch thread count as fitness (a test reads what --threads set)."""
+    import torch
+    return float(torch.get_num_threads())

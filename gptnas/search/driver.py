@@ -93,7 +93,7 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     validate(cfg, space=space, evaluate=user_eval, method=method)
     method = build_method(cfg, method)  # inside the wrappers the config asks for
     _note_imports(cfg)
-    set_threads(search_threads(cfg))
+    set_threads(search_threads(cfg), asked=cfg.threads is not None)
     if space is None:
         space = get_space(cfg.space, cfg.space_options, cfg.python_path)
     if weights_dir is None and cfg.out:
@@ -140,12 +140,15 @@ def search_threads(cfg: RunConfig) -> int | None:
     return 1
 
 
-def set_threads(n: int | None) -> None:
+def set_threads(n: int | None, asked: bool = False) -> None:
     """``torch.set_num_threads(n)`` — now if torch is loaded, else when it is (through ``OMP_NUM_THREADS``,
-    unless the user set that); ``None`` leaves torch's default."""
+    unless the user set that); ``None`` leaves torch's default. ``asked`` (``--threads``): an explicit count wins
+    over an ``OMP_NUM_THREADS`` in the environment, so torch is loaded and set now."""
     if n is None:
         return
     torch = sys.modules.get("torch")
+    if torch is None and asked:
+        import torch
     if torch is not None:
         torch.set_num_threads(n)
     else:

@@ -159,3 +159,73 @@ def test_proxy_ranks_cells_as_naslibs_reference_scores_do(name, batch, shared_da
     ours = [_score(name, enc.naslib_to_ops(ast.literal_eval(k)), batch) for k in keys]
     rho = spearmanr(ours, [ref[k][theirs]["score"] for k in keys])[0]
     assert len(keys) == 24 and rho > floor, (name, rho)
+
+
+# What mutation testing (experiments/mutation.py) found untested: values, not only ranks ----------------------------
+def test_nwot_is_log_det_of_units_minus_hamming_distance():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.ReLU())
+    x = torch.randn(5, 4)
+    with torch.no_grad():  # the two ReLUs' inputs, computed here by hand
+        h1 = net[0](x)
+        h2 = net[2](torch.relu(h1))
+    c = np.concatenate([(h1 > 0).numpy(), (h2 > 0).numpy()], axis=1).astype(float)
+    hamming = (c[:, None, :] != c[None, :, :]).sum(-1)
+    k = c.shape[1] - hamming                                  # N_A - d_H (Mellor et al. 2021)
+    assert score_proxy("nwot", net, x, torch.zeros(5, dtype=torch.long), (4,)) == \
+        pytest.approx(np.linalg.slogdet(k)[1], rel=1e-9)
+
+
+def test_params_is_in_millions():
+    net = NB201Network(ARCH, num_classes=10)
+    n = sum(p.numel() for p in net.parameters())
+    assert score_proxy("params", NB201Network(ARCH, num_classes=10), None, None, SHAPE) == pytest.approx(n / 1e6)
+
+
+def test_jacob_cov_score_is_the_published_formula():
+    from gptnas.evaluators.proxies.jacob_cov import _K, _score
+    eig = np.array([1.5, 0.5, 0.0])
+    assert _score(eig) == pytest.approx(-sum(math.log(e + _K) + 1 / (e + _K) for e in eig))
+    assert _score(np.array([1.0, -1e-12])) == _score(np.array([1.0, 0.0]))  # rounding below zero is clipped
+
+
+@pytest.mark.parametrize("name", ["snip", "grad_norm", "grasp", "fisher"])
+def test_gradient_proxies_score_a_cell_with_weights_that_never_reach_the_output(name, batch):
+    # node 1's 3x3 conv feeds only `none` edges: its weight gets no gradient (None), which must count as zero
+    dead = [3, 1, 0, 1, 0, 2]
+    assert math.isfinite(_score(name, dead, batch))
+
+
+def test_a_data_proxy_given_images_without_labels_is_refused(batch):
+    with pytest.raises(ConfigError, match="needs a data batch"):
+        score_proxy("snip", NB201Network(ARCH, num_classes=10), batch[0], None, SHAPE)
+
+
+def test_registering_a_proxy_makes_it_scorable_and_a_second_time_is_refused():
+    from gptnas.evaluators.proxies import Proxy, register
+    p = Proxy("depth_test_only", lambda net, x, y, shape: float(len(list(net.modules()))), needs_data=False,
+              log_in_ensemble=False, summary="modules")
+    try:
+        register(p)
+        assert score_proxy("depth_test_only", torch.nn.Sequential(torch.nn.ReLU()), None, None, (1,)) == 2.0
+        with pytest.raises(ValueError, match="already registered"):
+            register(p)
+    finally:
+        PROXIES.pop("depth_test_only", None)
+
+
+def test_safe_log_and_a_constant_reference():
+    from gptnas.evaluators.proxies.base import safe_log
+    assert safe_log(0.0) == LOG_ZERO and safe_log(1.0) == 0.0 and safe_log(0.5) == pytest.approx(math.log(0.5))
+    flat = ReferenceScale.fit([3.0] * 8)                     # no spread at all: scale 1, not 0 (no division by 0)
+    assert (flat.center, flat.scale) == (3.0, 1.0)
+    skew = ReferenceScale.fit([0.0] * 7 + [8.0])             # zero IQR, some spread: the standard deviation
+    assert skew.scale == pytest.approx(np.std([0.0] * 7 + [8.0]))
+    assert reference_ensemble({"a": float("nan")}, {"a": flat}, {"a": False}) == -math.inf
+
+
+def test_rank_average_says_what_is_wrong():
+    with pytest.raises(ValueError, match="at least one proxy"):
+        rank_average({})
+    with pytest.raises(ValueError, match="same length"):
+        rank_average({"a": [1.0], "b": [1.0, 2.0]})

@@ -223,6 +223,33 @@ def test_init_gpt_population_unique(proposer, space):
                                                                           random.Random(0))]
 
 
+class _Peaked:
+    """A stand-in for a GPT that has collapsed onto few architectures: it cycles through ``distinct`` of them."""
+
+    def __init__(self, space, distinct):
+        self.space, self.distinct, self.calls = space, distinct, []
+
+    def sample(self, n, rng, temperature, top_k):
+        self.calls.append((n, temperature, top_k))
+        return [list(self.distinct[i % len(self.distinct)]) for i in range(n)]
+
+
+def test_init_gpt_population_skips_repeats_and_fills_only_when_the_model_cannot_give_more(space, caplog):
+    rng = random.Random(0)
+    many = [space.sample(rng) for _ in range(30)]
+    pop = init_gpt_population(Individual, _Peaked(space, many), 12, random.Random(1), temperature=0.7, top_k=5)
+    assert [list(i) for i in pop] == many[:12]                       # distinct, in the order sampled
+    few = _Peaked(space, many[:3])
+    with caplog.at_level("WARNING"):
+        pop = init_gpt_population(Individual, few, 10, random.Random(1), temperature=0.7, top_k=5, max_rounds=4)
+    assert len(pop) == 10 and [list(i) for i in pop[:3]] == many[:3]  # the distinct ones first, then repeats
+    assert len({space.key(i) for i in pop}) == 3 and "only 3 distinct architectures of 10" in caplog.text
+    assert len(few.calls) == 4 + 1 and all(c[1:] == (0.7, 5) for c in few.calls)  # its settings reach the model
+    assert few.calls[-1][0] == 7                                      # the fill asks for just what is missing
+    # unique=False: one batch, repeats kept
+    assert len(init_gpt_population(Individual, _Peaked(space, many[:3]), 10, random.Random(1), unique=False)) == 10
+
+
 def test_register_in_deap_toolbox_and_run_a_generation(proposer, space):
     rng = random.Random(0)
     toolbox = base.Toolbox()

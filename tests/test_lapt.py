@@ -112,6 +112,31 @@ def test_adaptation_updates_or_widens_never_empties_and_terminates(data):
     assert len(p.adaptations) == 7
 
 
+def test_an_update_follows_the_targets_best_not_its_worst(data):
+    """The target's best use an option the source's principles left out: the update allows it and raises its score
+    by the target's enrichment (weight n / (n + target_weight)); the target's worst use none of it."""
+    space = NB201Space()
+    p = StatsExtractor(2).extract([("cifar100", scored(data, "cifar100"))], space)
+    src_scores = p.scores(space)
+    pos0 = p.positions[0]
+    out = next(o for o in space.options[0] if o not in pos0.allowed)     # an option the source ruled out
+    x = space.options[0].index(out)
+    rng = np.random.default_rng(0)
+    h = History(space.parse)
+    for i in range(20):
+        g = [int(v) for v in rng.integers(0, 5, size=6)]
+        g[0] = x if i < 5 else space.options[0].index(pos0.allowed[0])
+        h.append(space.key(g), 90.0 - i, False, 0, "random")             # the first five are the best
+    before = {e.option: e.score for e in pos0.evidence}
+    rec = adapt_statistically(p, space, src_scores, h, True, 5, 20.0, 80.0)
+    assert rec["kind"] == "update" and rec["changes"][pos0.name] == [out] and out in pos0.allowed
+    assert [o for o in space.options[0] if o in pos0.allowed] == pos0.allowed   # in the space's order
+    after = {e.option: e.score for e in pos0.evidence}
+    assert after[out] > before[out]                                       # enriched among the target's best
+    assert [e.score for e in pos0.evidence] == sorted((e.score for e in pos0.evidence), reverse=True)
+    assert "weight 0.50" in rec["reason"]                                 # 20 / (20 + 20)
+
+
 def test_the_target_itself_is_refused(data, tmp_path):
     from gptnas.run import main
     assert main(["--space", "nb201", "--dataset", "cifar10", "--data", data, "--method", "lapt",

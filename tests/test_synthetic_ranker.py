@@ -20,7 +20,13 @@ from gptnas.methods.lmsearcher.synthetic import SyntheticPrior, synthetic_proble
 from gptnas.spaces import CategoricalSequenceSpace
 from helpers import TIMEOUT
 
-SMALL = {"problems": 12, "members": 600, "subspaces": 6}  # a prior small enough for a test's training
+SMALL = {"problems": 12, "members": 600, "subspaces": 6}
+
+@pytest.fixture(autouse=True)
+def no_tables(monkeypatch):
+    """These runs have no benchmark tables: a $GPTNAS_DATA in the environment would give the ranker some."""
+    monkeypatch.delenv("GPTNAS_DATA", raising=False)
+  # a prior small enough for a test's training
 
 
 def space(name="toy", opts=("a", "b", "c", "d")):

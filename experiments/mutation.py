@@ -1,0 +1,192 @@
+"""Mutation testing of the modules that carry the science (issue 34 §2), with **mutmut** 3: each module group is
+mutated in its own copy of the repository and tested only by the test files that exercise it (mutmut runs, for each
+mutant, just the tests that reach the mutated function). Writes the score per group and every surviving mutant's
+diff.
+
+    pip install mutmut
+    nohup python experiments/mutation.py --data ../shared/data > experiments/results/tmp/mutation.log 2>&1 &
+    python experiments/mutation.py --groups proxies,bananas      # a subset
+
+Writes ``experiments/results/mutation.md`` (the scores) and ``experiments/results/mutation_survivors.md`` (each
+survivor's diff); the copies live under ``--work`` (default ``experiments/results/tmp/mutation``), and a rerun
+continues where mutmut left off. Score = killed / (killed + survived + timed out); mutants no selected test reaches
+("no tests") are counted apart: they say where the selection, not the tests, has a hole.
+"""
+from __future__ import annotations
+
+import argparse
+import configparser
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: group → (files to mutate, as mutmut's only_mutate globs; the tests that exercise them, as pytest arguments)
+GROUPS = {
+    "proxies": (["gptnas/evaluators/proxies/*"], ["tests/test_proxies.py"]),
+    "bananas": (["gptnas/methods/bananas/*"], ["tests/test_bananas.py"]),
+    "gptnas-learner-operators": (["gptnas/methods/gptnas/learner.py", "gptnas/methods/gptnas/operators/*"],
+                                 ["tests/test_gpt_operators.py", "tests/test_gpt_local.py",
+                                  "tests/test_gpt_method.py"]),
+    "lapt-principles-adaptation": (["gptnas/methods/lapt/principles.py", "gptnas/methods/lapt/stats.py"],
+                                   ["tests/test_lapt.py"]),
+    "lmsearcher-loop-ranker": (["gptnas/methods/lmsearcher/method.py", "gptnas/methods/lmsearcher/ranker.py"],
+                               ["tests/test_lmsearcher.py", "tests/test_synthetic_ranker.py"]),
+    "engine-tell": (["gptnas/search/engine.py", "gptnas/search/asynchronous.py"],
+                    ["tests/test_engine.py", "tests/test_async.py"]),
+}
+#: groups mutated only in some functions (mutmut's mutant-name globs): the engine's tell path, not its set-up
+ONLY = {"engine-tell": ["gptnas.search.engine.*evaluate*", "gptnas.search.engine.*record*",
+                        "gptnas.search.asynchronous.*tell*"]}
+
+
+def spawning(tests: list[str]) -> list[str]:
+    """``--deselect`` arguments for the tests that run a child Python process (the CLI, a script, a kill -9): under
+    mutmut a child started elsewhere cannot find its configuration and fails, and mutmut could not see which
+    functions it reaches anyway."""
+    import ast
+    out = []
+    for t in tests:
+        src = (REPO / t).read_text()
+        funcs = [n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)]
+        words = ["subprocess", "kill_and_resume", "readme_file", "Popen"]
+        words += [f.name + "(" for f in funcs if not f.name.startswith("test_") and
+                  any(w in (ast.get_source_segment(src, f) or "") for w in words)]  # helpers that spawn
+        for f in funcs:
+            if f.name.startswith("test_") and any(w in (ast.get_source_segment(src, f) or "") for w in words):
+                out += ["--deselect", f"{t}::{f.name}"]
+    return out
+
+
+def prepare(work: Path, mutate: list[str], tests: list[str]) -> None:
+    """A copy of the package, the tests and setup.cfg in ``work``, with a ``[mutmut]`` section for this group."""
+    work.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for d in ("gptnas", "tests"):
+        if not (work / d).exists():
+            shutil.copytree(REPO / d, work / d, ignore=ignore)
+    shutil.copy(REPO / "README.md", work / "README.md")  # tests run the README's examples
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(REPO / "setup.cfg")
+    if cfg.has_section("mutmut"):
+        cfg.remove_section("mutmut")
+    cfg["mutmut"] = {"source_paths": "gptnas/", "only_mutate": "\n".join([""] + mutate),
+                     "pytest_add_cli_args_test_selection": "\n".join([""] + tests + spawning(tests)),
+                     "also_copy": "\nREADME.md"}
+    with open(work / "setup.cfg", "w") as fh:
+        cfg.write(fh)
+
+
+READ = r"""
+import json, sys
+from pathlib import Path
+from mutmut.stats import status_by_exit_code
+out = {}
+for meta in Path("mutants").rglob("*.py.meta"):
+    for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        out[name] = status_by_exit_code.get(code, str(code))
+print(json.dumps(out))
+"""
+
+
+def run_group(name: str, work: Path, children: int, data: str, timeout: int) -> dict:
+    """Run mutmut on one group (continuing an earlier run in ``work``): ``{status: count}``, survivors, seconds."""
+    env = {**os.environ, "GPTNAS_DATA": str(Path(data).resolve()), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    t0 = time.time()
+    with open(work / "mutmut.log", "a") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", str(children),
+                                 *ONLY.get(name, [])], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # what was tested so far is kept (mutmut saves as it goes)
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            rc = "timeout"
+    seconds = time.time() - t0
+    status = json.loads(subprocess.run([sys.executable, "-c", READ], cwd=work, env=env, capture_output=True,
+                                       text=True, check=True, timeout=120).stdout)
+    counts = {s: sum(v == s for v in status.values()) for s in sorted(set(status.values()))}
+    survivors = sorted(k for k, v in status.items() if v == "survived")
+    diffs = {}
+    for k in survivors:
+        d = subprocess.run([sys.executable, "-m", "mutmut", "show", k], cwd=work, env=env, capture_output=True,
+                           text=True, timeout=120).stdout
+        diffs[k] = "\n".join(ln for ln in d.splitlines() if ln.startswith(("+", "-")) and not ln.startswith(("+++",
+                                                                                                            "---")))
+    return {"rc": rc, "counts": counts, "survivors": diffs, "seconds": seconds, "complete": rc == 0}
+
+
+def score(counts: dict) -> float:
+    k, s, t = counts.get("killed", 0), counts.get("survived", 0), counts.get("timeout", 0)
+    return k / (k + s + t) if k + s + t else float("nan")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=os.environ.get("GPTNAS_DATA", str(REPO.parent / "shared" / "data")))
+    ap.add_argument("--groups", default=",".join(GROUPS), help="comma-separated, of: " + ", ".join(GROUPS))
+    ap.add_argument("--children", type=int, default=2, help="mutants tested at once (mutmut --max-children)")
+    ap.add_argument("--work", default=str(REPO / "experiments/results/tmp/mutation"))
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per group; the mutants not tested by then "
+                                                              "count as \"not checked\"")
+    ap.add_argument("--out", default=str(REPO / "experiments/results/mutation"))
+    ap.add_argument("--redo", action="store_true", help="test again the groups a finished run holds")
+    args = ap.parse_args(argv)
+    try:
+        import mutmut  # noqa: F401
+    except ImportError:
+        print("error: mutmut is not installed: pip install mutmut", file=sys.stderr)
+        return 2
+    names = [g.strip() for g in args.groups.split(",") if g.strip()]
+    unknown = [g for g in names if g not in GROUPS]
+    if unknown:
+        print(f"error: unknown group(s) {', '.join(unknown)}: choose from {', '.join(GROUPS)}", file=sys.stderr)
+        return 2
+    results_file = Path(args.work) / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    for g in names:
+        if results.get(g, {}).get("complete") and not args.redo:
+            print(f"{g}: done before (--redo runs it again)")
+            continue
+        mutate, tests = GROUPS[g]
+        work = Path(args.work) / g
+        prepare(work, mutate, tests)
+        print(f"{g}: mutating {', '.join(mutate)}; tests {', '.join(tests)}", flush=True)
+        results[g] = run_group(g, work, args.children, args.data, args.timeout)
+        print(f"  {results[g]['counts']} score {score(results[g]['counts']):.3f} in {results[g]['seconds']:.0f} s",
+              flush=True)
+        results_file.write_text(json.dumps(results, indent=1))
+    lines = [f"Mutation score per module group (mutmut {mutmut.__version__ if hasattr(mutmut, '__version__') else ''},"
+             f" `python experiments/mutation.py --timeout {args.timeout} --children {args.children}`, a run per group; "
+             "a rerun continues where mutmut stopped). Score = killed /"
+             " (killed + survived + timed out); a mutant no selected test reaches counts as \"no tests\".", "",
+             "| group | mutated | tests | mutants | killed | survived | timed out | no tests | not checked | score | "
+             "seconds |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for g, r in results.items():
+        c = r["counts"]
+        mutate, tests = GROUPS.get(g, ([], []))
+        mutate = ONLY.get(g, mutate)
+        lines.append(f"| {g} | {', '.join(mutate)} | {', '.join(t.replace('tests/', '') for t in tests)} | "
+                     f"{sum(c.values())} | {c.get('killed', 0)} | {c.get('survived', 0)} | {c.get('timeout', 0)} | "
+                     f"{c.get('no tests', 0)} | {c.get('not checked', 0)} | {score(c):.3f} | {r['seconds']:.0f} |")
+    out = Path(args.out)
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    surv = ["Surviving mutants per group (`mutmut show NAME` in the group's copy gives the whole diff).", ""]
+    for g, r in results.items():
+        surv += [f"## {g}: {len(r['survivors'])} survivors", ""]
+        for k, d in r["survivors"].items():
+            surv += [f"- `{k}`", "", "  ```diff", *["  " + ln for ln in d.splitlines()], "  ```", ""]
+    out.with_name(out.name + "_survivors.md").write_text("\n".join(surv) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

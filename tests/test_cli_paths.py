@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from helpers import TIMEOUT
+from helpers import TIMEOUT, no_data
 
 TINY_GPT = {"model": {"n_embd": 16, "n_layer": 1, "n_head": 2}, "corpus": {"n": 300}, "train": {"epochs": 1}}
 
@@ -127,7 +127,6 @@ def test_lapt_learns_principles_with_the_gpt_extractor(tmp_path, nb201_dir):
 
 def test_lapt_runs_on_transnas_bench_101(tmp_path, shared_data):
     if not (shared_data / "transnas101" / "tnb101_micro.csv").is_file():
-        from helpers import no_data
         no_data("TransNAS-Bench-101 table not found")
     run("--space", "tnb101", "--dataset", "jigsaw", "--data", shared_data, "--method", "lapt", "--principles-from",
         "class_scene", "--budget", "15", "--out", tmp_path / "run")

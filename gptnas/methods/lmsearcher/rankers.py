@@ -156,9 +156,14 @@ class RidgeRanker:
 
     name = "ridge"
 
-    def choose(self, codes, scores, pool) -> int:
+    def scores(self, codes, scores, pool) -> np.ndarray:
+        """The prediction per candidate (float64 (len(pool),)); zeros with no history. One fit for the whole pool,
+        so ranked pre-screening does not refit it for each of its ``k`` picks."""
         from .ranker import evidence
-        return int(np.argmax(evidence(codes, scores, pool)[:, 2])) if codes else 0
+        return evidence(codes, scores, pool)[:, 2].astype(float) if codes else np.zeros(len(pool))
+
+    def choose(self, codes, scores, pool) -> int:
+        return int(np.argmax(self.scores(codes, scores, pool)))
 
 
 class LLMRanker:
@@ -225,7 +230,7 @@ def learned_from(ranker) -> dict:
 
 
 def make_ranker(settings, ctx, progress: bool = True):
-    """The ranker ``settings`` name (``builtin``, ``llm`` with its fallback, or ``random``)."""
+    """The ranker ``settings`` name (``builtin``, ``llm`` with its fallback, ``random`` or ``ridge``)."""
     if settings.ranker == "random":
         return RandomRanker(random.Random(ctx.rngs.derive("random-ranker")))
     if settings.ranker == "ridge":

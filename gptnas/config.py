@@ -61,7 +61,7 @@ class SearchConfig:
                  order: str = "lag", lag: Optional[int] = None, **options):
         self.method, self.budget, self.generations = method, budget, generations
         self.stall_limit, self.max_failed_share = stall_limit, max_failed_share
-        # With several workers (gptnas.search.asynchronous): which results a proposal sees, and a time budget.
+        # With several workers (gptnas.search.engine): which results a proposal sees, and a time budget.
         self.budget_time, self.on_time, self.order, self.lag = budget_time, on_time, order, lag
         object.__setattr__(self, "options", dict(options))
 

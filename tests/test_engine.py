@@ -176,3 +176,23 @@ def test_an_evaluator_drawing_from_global_random_does_not_change_the_search():
     a = run_in_memory(cfg("ga", seed=2), evaluator=Synthetic())
     b = run_in_memory(cfg("ga", seed=2), evaluator=Noisy())
     assert [r["arch"] for r in a.archive.rows] == [r["arch"] for r in b.archive.rows]
+
+
+@pytest.mark.parametrize("method,size", [("ga", 20), ("rea", 10)])
+def test_one_worker_hands_each_generation_to_the_users_map_in_one_call(method, size):
+    """A serial run is the ask/tell loop with one slot: a DEAP user's ``toolbox.map`` (a multiprocessing pool's, say)
+    still gets a whole generation per call, and the run is the same as with the builtin map."""
+    calls = []
+
+    def user_map(fn, items):
+        items = list(items)
+        calls.append(len(items))
+        return [fn(x) for x in items]
+
+    p = prepare(cfg(method, budget=60), Synthetic(), progress=False)
+    p.toolbox.register("map", user_map)
+    st = make_search(p, progress=False).run()
+    ref = run_in_memory(cfg(method, budget=60), evaluator=Synthetic())
+    assert [r["arch"] for r in st.archive.rows] == [r["arch"] for r in ref.archive.rows]
+    assert calls[0] == size  # the initial population at once, not one evaluation per call
+    assert sum(calls) == 60

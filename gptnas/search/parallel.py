@@ -12,7 +12,7 @@
 
 ``map`` returns results in input order, so a parallel run's archive is identical to a serial one (evaluators are
 deterministic per architecture); ``imap`` yields ``(index, result)`` as results complete, so the engine journals
-each the moment it arrives. The asynchronous engine (:mod:`gptnas.search.steady`) uses the same backends one
+each the moment it arrives. The engine (:mod:`gptnas.search.engine`) uses the same backends one
 evaluation at a time: ``submit(fn, item) -> token`` and ``next_done() -> (token, result)`` (blocking), with
 ``slots`` evaluations in flight; :class:`SimulatedMap` is a backend on a virtual clock (each evaluation occupies a
 worker for a duration the user gives, e.g. a benchmark's training time), for replaying a cluster without waiting. A worker that dies is reported; its items are evaluated once more in a fresh worker,

@@ -7,6 +7,9 @@ The front door (pymoo-style, objects in, a result out)::
     result = gptnas.search(space, evaluate, method="gptnas", budget=50, seed=0, out="runs/mine")
     gptnas.resume("runs/mine", space=space, evaluate=evaluate)
 
+    study = gptnas.open_search(space, method="rea", budget=100, seed=0, out="runs/x")   # your own scheduler
+    trial = study.ask(); study.tell(trial, evaluate(trial.arch)); study.result()
+
 ``gptnas.spaces`` and ``gptnas.methods`` hold the search spaces and methods; the rest is imported on first use.
 """
 
@@ -17,7 +20,8 @@ from .core.objects import lazy_exports
 
 # spaces, methods, search and every other submodule are imported when named (the one lazy mechanism of the package)
 __getattr__, __dir__ = lazy_exports(__name__, {"resume": "search.api", "SearchResult": "search.api",
-                                               "Best": "search.api"}, globals())
+                                               "Best": "search.api", "open_search": "search.study",
+                                               "Trial": "search.study", "NoTrial": "search.study"}, globals())
 
 
-__all__ = ["__version__", "methods", "resume", "search", "spaces"]
+__all__ = ["__version__", "methods", "open_search", "resume", "search", "spaces"]

@@ -16,7 +16,7 @@ LAYERS = {
     "methods": 3,
     "config": 4,
     "search": 5,
-    "run": 6, "final": 6, "report": 6, "principles": 6, "rank": 6, "bench.__main__": 6, "gpt": 6, "cli": 6,
+    "run": 6, "final": 6, "report": 6, "ask": 6, "tell": 6, "principles": 6, "rank": 6, "bench.__main__": 6, "gpt": 6, "cli": 6,
 }
 #: Modules that only keep an old name working (a re-export of what moved): they import where it went.
 ALIASES = {"gptnas.gpt", "gptnas.gpt.layer_proposer", "gptnas.lm.ranker", "gptnas.principles", "gptnas.rank",

@@ -6,7 +6,6 @@ one process at a time may write (an operating-system lock), journaling every eva
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
@@ -198,14 +197,17 @@ class Checkpointer:
         self.last_checkpoint = -math.inf  # the first generation that evaluates something is checkpointed at once
         self.fingerprint = space_fingerprint(p.space)
         self.answers: dict = {}  # the search's answers journaled before a crash, not yet replayed
+        self.force = False  # the next call writes, whatever the time (a study closing)
 
     def on_result(self, row: dict) -> None:
         self.rd.record_pending(row)
 
     def __call__(self, state: SearchState) -> None:
         now = time.monotonic()
-        if state.status == "running" and (len(state.archive) == self.rows_done
-                                          or now - self.last_checkpoint < self.interval):
+        if self.force:
+            self.force = False
+        elif state.status == "running" and (len(state.archive) == self.rows_done
+                                            or now - self.last_checkpoint < self.interval):
             return
         self.rd.evaluations.append(state.archive.rows[self.rows_done:], fsync=True)
         self.rd.generations.append([dict(r) for r in state.logbook[self.records_done:]], fsync=True)
@@ -261,26 +263,38 @@ def _check_new(out: str | None, overwrite: bool) -> None:
 def start(cfg: RunConfig, overwrite: bool = False, progress: bool = True, space=None, evaluator=None,
           method=None) -> tuple[RunDir, SearchState]:
     """Start a new run in ``cfg.out``; returns the run directory and the final state."""
+    rd, p, state, answers, session = open_new(cfg, overwrite, progress, space, evaluator, method)
+    try:
+        return rd, _run(p, rd, state, progress, answers)
+    finally:
+        session.close()
+
+
+def open_new(cfg: RunConfig, overwrite: bool = False, progress: bool = True, space=None, evaluator=None,
+             method=None) -> tuple:
+    """A new run directory ``cfg.out``, locked, its search prepared and not started: ``(run directory, Prepared,
+    state, answers, Session)``; the caller closes the session."""
     resolve_paths(cfg)
     _check_new(cfg.out, overwrite)
     # The directory first (locked), so what preparing writes — principles, recorded LLM exchanges — has its place;
     # a run that cannot even be prepared leaves nothing behind.
     rd = RunDir.create(cfg.out, overwrite=overwrite).lock()
     try:
-        try:
-            p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=rd.path)
-        except BaseException:
-            rd.unlock()
-            shutil.rmtree(rd.path, ignore_errors=True)
-            raise
+        p = prepare(cfg, evaluator, space=space, method=method, progress=progress, run_dir=rd.path)
+    except BaseException:
+        rd.unlock()
+        shutil.rmtree(rd.path, ignore_errors=True)
+        raise
+    try:
         rd.write_config(cfg.to_dict())
         rd.write_started(cfg.to_dict(), space_fingerprint(p.space))
-        with _session(p, rd):
-            log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.label, cfg.space,
-                     cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
-            return rd, _run(p, rd, new_state(cfg), progress, {})
-    finally:
+    except BaseException:
         rd.unlock()
+        raise
+    session = Session(rd, p)
+    log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.label, cfg.space,
+             cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
+    return rd, p, new_state(cfg), {}, session
 
 
 def recorded_config(rd: RunDir, overrides: dict | None = None) -> dict:
@@ -314,7 +328,19 @@ def resume(path: str | Path, progress: bool = True, space=None, evaluator=None,
     ``space``, ``evaluator``, ``method``: the objects a run started from Python was given (required then).
     ``overrides``: ``{"search.budget": 200, "workers": 4}`` (see :data:`~gptnas.config.RESUME_OVERRIDES`); a larger
     budget continues a finished run, which then takes up where it stopped."""
-    rd = RunDir.open(path).lock()
+    rd, p, state, answers, session = open_existing(path, progress, space, evaluator, method, overrides)
+    try:
+        return rd, _run(p, rd, state, progress, answers)
+    finally:
+        session.close()
+
+
+def open_existing(path: str | Path, progress: bool = True, space=None, evaluator=None, method=None,
+                  overrides: dict | None = None, wait: float = 0.0) -> tuple:
+    """The run in ``path``, locked (waiting up to ``wait`` seconds for another process to release it), its search
+    prepared from its last checkpoint and not started: ``(run directory, Prepared, state, answers, Session)`` (see
+    :func:`resume`); the caller closes the session."""
+    rd = RunDir.open(path).lock(wait=wait)
     try:
         cfg = from_recorded(recorded_config(rd, overrides))
         cfg.out = str(rd.path.resolve())  # a moved run directory is where it is now
@@ -364,29 +390,35 @@ def resume(path: str | Path, progress: bool = True, space=None, evaluator=None,
                 state.status = "running"  # more time (or none set): the run stopped by its time budget goes on
             rd.write_config(cfg.to_dict())
             rd.write_started(cfg.to_dict(), space_fingerprint(p.space))
-        with _session(p, rd):
-            if damaged:  # in the run's log.txt too
-                log.warning("%s: rebuilding the run from its journals, %d evaluations answered from them (none "
-                            "of them evaluated again)", damaged, len(answers))
-            if overrides:
-                log.info("resuming with %s", ", ".join(f"{k}={v}" for k, v in overrides.items()))
-            log.info("resuming %s at generation %d, %d/%d evaluations (%d answered from the journal)", rd.path,
-                     state.generation, state.evaluations, cfg.search.budget, len(answers))
-            return rd, _run(p, rd, state, progress, answers)
-    finally:
+        session = Session(rd, p)
+    except BaseException:
         rd.unlock()
+        raise
+    if damaged:  # in the run's log.txt too
+        log.warning("%s: rebuilding the run from its journals, %d evaluations answered from them (none "
+                    "of them evaluated again)", damaged, len(answers))
+    if overrides:
+        log.info("resuming with %s", ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    log.info("resuming %s at generation %d, %d/%d evaluations (%d answered from the journal)", rd.path,
+             state.generation, state.evaluations, cfg.search.budget, len(answers))
+    return rd, p, state, answers, session
 
 
-@contextlib.contextmanager
-def _session(p: Prepared, rd: RunDir):
-    """The run's log goes to its ``log.txt`` while it runs; its worker pool is shut down after."""
-    handler = rd.attach_log()
-    try:
-        yield
-    finally:
-        close_map(p)
-        logging.getLogger("gptnas").removeHandler(handler)
-        handler.close()
+class Session:
+    """A run directory this process holds: its lock, its log going to ``log.txt``, its worker pool; ``close``
+    releases all three."""
+
+    def __init__(self, rd: RunDir, p: Prepared):
+        self.rd, self.p = rd, p
+        self.handler = rd.attach_log()
+
+    def close(self) -> None:
+        try:
+            close_map(self.p)
+            logging.getLogger("gptnas").removeHandler(self.handler)
+            self.handler.close()
+        finally:
+            self.rd.unlock()
 
 
 def _run(p: Prepared, rd: RunDir, state: SearchState, progress: bool, answers: dict) -> SearchState:

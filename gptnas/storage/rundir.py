@@ -81,9 +81,10 @@ class RunDir:
         self.recorded = 0  #: evaluations recorded so far (committed + pending), for the kill hook
 
     # One writer ------------------------------------------------------------------------------------------------
-    def lock(self) -> "RunDir":
+    def lock(self, wait: float = 0.0) -> "RunDir":
         """Take the run's operating-system lock for the life of this process (released by the OS if it dies, so
-        ``kill -9`` leaves no stale lock). Raises :class:`RunDirError` naming the process that holds it."""
+        ``kill -9`` leaves no stale lock), waiting up to ``wait`` seconds for another process to release it (the
+        ask/tell command line, several at once). Raises :class:`RunDirError` naming the process that holds it."""
         if fcntl is None:
             logging.getLogger(__name__).warning("no file locking on this platform: do not start two processes on %s",
                                                 self.path)
@@ -91,13 +92,19 @@ class RunDir:
         if self._lock_fd is not None:
             return self
         fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RunDirError(f"run directory {self.path} is in use by {holder}: wait for it to finish or stop it "
-                              "first (two processes writing one run would damage it)") from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise RunDirError(f"run directory {self.path} is in use by {holder}: wait for it to finish or stop "
+                                  "it first (two processes writing one run would damage it)") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()} (since {_dt.datetime.now().isoformat(timespec='seconds')})".encode())
         self._lock_fd = fd

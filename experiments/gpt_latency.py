@@ -35,7 +35,7 @@ from gptnas.core.types import make_individual  # noqa: E402
 from gptnas.lm import GPTProposer, PretrainSettings, sample_architectures  # noqa: E402
 from gptnas.lm.cache import resolve  # noqa: E402
 from gptnas.methods.gptnas.options import PRESETS  # noqa: E402
-from gptnas.operators.gpt_local import TokenFrequencies, mut_gpt_local  # noqa: E402
+from gptnas.methods.gptnas.operators.local import TokenFrequencies, mut_gpt_local  # noqa: E402
 from gptnas.spaces import NB201Space  # noqa: E402
 
 

@@ -32,7 +32,7 @@ def timings(threads: int) -> dict:
     from gptnas.lm import GPTProposer, PretrainSettings, sample_architectures
     from gptnas.lm.cache import resolve
     from gptnas.methods.gptnas.options import PRESETS
-    from gptnas.operators.gpt_local import mut_gpt_local
+    from gptnas.methods.gptnas.operators.local import mut_gpt_local
     from gptnas.spaces import NB201Space
     space, out = NB201Space(), {}
     for preset in ("local", "paper"):

@@ -16,7 +16,10 @@ The front door (pymoo-style, objects in, a result out)::
 __version__ = "0.1.0"
 
 
+from . import compat as _compat
 from .core.objects import lazy_exports
+
+_compat.install()  # old module paths (gptnas.gpt, gptnas.operators.gpt_*, ...) answer as the modules they are now
 
 # spaces, methods, search and every other submodule are imported when named (the one lazy mechanism of the package)
 __getattr__, __dir__ = lazy_exports(__name__, {"resume": "search.api", "SearchResult": "search.api",

@@ -6,7 +6,7 @@ a method those in the section named after it (``rea: {population: 20}``, ``gptna
 around it those in its own (``prescreened: {prescreen: 4}``), the training evaluator the ``train`` section — so
 :func:`validate` raises :class:`~gptnas.errors.ConfigError` with one line naming the bad value and what would be
 accepted, whoever owns it. This module names no method: it reads what it needs from the registered classes
-(:mod:`gptnas.methods.registry`), old keys included (``search.population``, ``gpt.*``: :func:`translate`).
+(:mod:`gptnas.methods.registry`); old keys (``search.population``, ``gpt.*``) are translated by :mod:`gptnas.compat`.
 
 A value ``python:<name>`` records an object passed from Python (``gptnas.search(space, evaluate, ...)``): it
 cannot be re-imported, so a resume must be handed the object again.
@@ -24,6 +24,7 @@ import yaml
 
 from .bench import BENCHMARK_DATASETS
 from .core.devices import BACKENDS
+from .compat import translate
 from .core.objects import PREFIX, import_object, is_import_name
 from .datasets import DATASETS
 from .errors import ConfigError, ConfigTypeError, ConfigValueError
@@ -179,94 +180,25 @@ class RunConfig:
 #: Sections of the tree the framework reads itself (each method's and wrapper's are theirs: ``RunConfig.sections``).
 _SECTIONS = {"search": SearchConfig, "llm": LLMSettings, "train": TrainConfig}
 SECTIONS = tuple(_SECTIONS)
-_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name != "sections")
-#: Framework keys that moved: old dotted key -> new.
-MOVED = {"gpt.cache_dir": "cache_dir"}
-
-
-def _classes():
-    return [get_method(n) for n in METHODS], [get_wrapper(n) for n in WRAPPERS]
-
-
-def translate(d: dict) -> tuple[dict, set]:
-    """A config tree in today's shape from one that may use older keys: a method's options under ``search``
-    (``search.population``), sections named before they were the methods' (``gpt``, ``principles``, ``rank``),
-    renamed options (``search.rea_batch``). Each old key goes to the first class that answers to it (its
-    ``aliases``): the run's method, then the wrappers; a key only another method answers to is left out (an older
-    run's config.yaml holds every method's section). Returns ``(tree, names of the classes that got keys from an
-    old section)``. An explicit key in the new place wins over its old name."""
-    d = dict(d)
-    search = d.get("search")
-    method = (search or {}).get("method") if isinstance(search, dict) else None
-    method = method if isinstance(method, str) else DEFAULT_METHOD
-    wrappers = [get_wrapper(n) for n in WRAPPERS]
-    running = [get_method(method)] if method in METHODS else []
-    old: list[tuple[str, str, object]] = []
-    if isinstance(search, dict):
-        search = dict(search)
-        for k in [k for k in search if k not in SearchConfig.ENGINE]:
-            old.append(("search", k, search.pop(k)))
-        d["search"] = search
-    for sec in [k for k in d if k not in _FIELDS and section_class(k) is None and isinstance(d[k], dict)]:
-        if method.startswith(PREFIX) and sec == method[len(PREFIX):]:
-            continue  # a method object's own section
-        old += [(sec, k, v) for k, v in d.pop(sec).items()]
-    via_old = set()
-    for sec, key, value in old:
-        moved = MOVED.get(f"{sec}.{key}")
-        if moved:
-            d.setdefault(moved, value)
-            continue
-        owner = next(((c, t) for c in running + wrappers for t in [alias_for(c, sec, key)] if t), None)
-        if owner is None:  # another method's key (an older run recorded every section): only then import them all
-            methods = _classes()[0]
-            owner = next(((c, t) for c in methods for t in [alias_for(c, sec, key)] if t), None)
-        if owner is None:
-            valid = sorted(set(SearchConfig.ENGINE) | {o for c in methods for o in c.option_names()}) \
-                if sec == "search" else None
-            raise ConfigError(f"unknown config key '{sec}.{key}'" + (f": valid keys are {', '.join(valid)}"
-                                                                      if valid else ""))
-        cls, target = owner
-        if cls in running or cls in wrappers:
-            section = d.setdefault(cls.name, {})
-            if isinstance(section, dict):
-                section.setdefault(target, value)
-                if sec != "search":
-                    via_old.add(cls.name)
-        else:
-            log.debug("%s.%s is an option of %s, which this run does not use: left out", sec, key, cls.name)
-    return d, via_old
-
-
+#: The top-level keys of the tree that are not sections.
+FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name != "sections")
 def is_section(name: str) -> bool:
     """Whether ``name`` is a section of the tree: the framework's, a method's or wrapper's, or an older name of one
-    (``gpt``)."""
-    if name in _SECTIONS or section_class(name) is not None:
-        return True
-    methods, wrappers = _classes()
-    return any(a.startswith(f"{name}.") for c in methods + wrappers for a in c.aliases)
-
-
-def alias_for(cls, section: str, key: str):
-    """The option of ``cls`` that old key ``section.key`` names, or None."""
-    names = cls.option_names()
-    if f"{section}.{key}" in cls.aliases:
-        return cls.aliases[f"{section}.{key}"]
-    if (section == "search" or f"{section}.*" in cls.aliases) and key in names:
-        return key
-    return None
+    (``gpt``: :func:`gptnas.compat.is_old_section`)."""
+    from .compat import is_old_section
+    return name in _SECTIONS or section_class(name) is not None or is_old_section(name)
 
 
 def from_dict(d: dict[str, Any], _recorded: bool = False) -> RunConfig:
     """Build a config from nested plain data (e.g. YAML), rejecting unknown keys by name."""
     if not isinstance(d, dict):
         raise ConfigError(f"a run configuration must be a mapping, got {type(d).__name__}")
-    d, via_old = translate(d)
+    d, via_old = translate(d, FIELDS, SearchConfig.ENGINE)  # old keys to where they are now (gptnas.compat)
     kwargs, sections = {}, {}
     method = (d.get("search") or {}).get("method") if isinstance(d.get("search"), dict) else None
     own = method[len(PREFIX):] if is_object(method) else None
     for k, v in d.items():
-        if k in _FIELDS:
+        if k in FIELDS:
             kwargs[k] = make_section(k, v) if k in _SECTIONS else v
         elif section_class(k) is not None or k == own:
             if v is not None and not isinstance(v, dict):
@@ -274,7 +206,7 @@ def from_dict(d: dict[str, Any], _recorded: bool = False) -> RunConfig:
                                       f"{v!r:.60}")
             sections[k] = dict(v or {})
         else:
-            valid = sorted(set(_FIELDS) | set(METHODS) | set(WRAPPERS))
+            valid = sorted(set(FIELDS) | set(METHODS) | set(WRAPPERS))
             raise ConfigError(f"unknown config key {k!r}: valid keys are {', '.join(valid)}")
     if _recorded:  # keys added since the run was recorded: the values it had then
         for name in via_old:
@@ -431,7 +363,7 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     check_types(cfg)
     s = cfg.search
     if s.options:  # SearchConfig(method="rea", population=20): the options go to the method's section
-        tree, _ = translate({"search": {"method": s.method, **s.options}})
+        tree, _ = translate({"search": {"method": s.method, **s.options}}, FIELDS, SearchConfig.ENGINE)
         s.options = {}
         for name, section in tree.items():
             if name != "search":

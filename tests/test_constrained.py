@@ -110,7 +110,7 @@ def test_an_unconstrained_space_mutates_as_before():
 
 def test_gpt_proposals_are_members(cache):
     from gptnas.lm.cache import pretrained_proposer
-    from gptnas.operators.gpt_local import neighbour_tokens
+    from gptnas.methods.gptnas.operators.local import neighbour_tokens
 
     gpt = pretrained_proposer(rules, {"model": {"n_embd": 32, "n_layer": 1, "n_head": 2}}, cache_dir=cache,
                               progress=False)

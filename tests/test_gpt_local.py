@@ -16,8 +16,8 @@ from gptnas.lm.cache import cache_key, pretrained_proposer, resolve
 from gptnas.lm.corpus import LARGE_CORPUS, SMALL_CORPUS, corpus_size
 from gptnas.lm.fill import enumerate_fillings
 from gptnas.methods.gptnas import GPTSettings
-from gptnas.operators.adaptive import OperatorMix
-from gptnas.operators.gpt_local import TokenFrequencies, mut_gpt_local, neighbour_tokens
+from gptnas.methods.gptnas.operators.adaptive import OperatorMix
+from gptnas.methods.gptnas.operators.local import TokenFrequencies, mut_gpt_local, neighbour_tokens
 from gptnas.spaces import CategoricalSequenceSpace, NB201Space
 from helpers import TIMEOUT
 

@@ -7,11 +7,11 @@ import pytest
 from deap import algorithms, base, creator, tools
 
 from gptnas.lm import GPTConfig, GPTProposer, TrainSettings, sample_architectures
-from gptnas.operators.gpt_crossover import cx_gpt_repair
-from gptnas.operators.gpt_init import init_gpt_population
-from gptnas.operators.gpt_toolbox import register_gpt_operators
-from gptnas.operators.reconstruct import mut_gpt_reconstruct, reconstruct_many
-from gptnas.operators.schedule import LinearDecay
+from gptnas.methods.gptnas.operators.crossover import cx_gpt_repair
+from gptnas.methods.gptnas.operators.init import init_gpt_population
+from gptnas.methods.gptnas.operators.toolbox import register_gpt_operators
+from gptnas.methods.gptnas.operators.reconstruct import mut_gpt_reconstruct, reconstruct_many
+from gptnas.methods.gptnas.operators.schedule import LinearDecay
 from gptnas.spaces import END, NB201Space, SearchSpace
 
 TINY = GPTConfig(n_embd=32, n_layer=2, n_head=2, dropout=0.0)

@@ -107,7 +107,7 @@ def test_trajectories_from_a_run_use_its_fitness_never_its_test_accuracy(tmp_pat
 
 def test_the_builtin_ranker_learns_to_prefer_what_the_history_rewards():
     """A space where fitness counts the 1s: trained on a few trajectories, the ranker beats chance."""
-    from gptnas.lm.ranker import BuiltinRanker, RankerConfig, RankerTraining
+    from gptnas.methods.lmsearcher.ranker import BuiltinRanker, RankerConfig, RankerTraining
     space = CategoricalSequenceSpace([["0", "1", "2"]] * 6, name="ones")
     import itertools
     scored = [(list(g), float(sum(v == 1 for v in g)) + 0.01 * g[0]) for g in itertools.product(range(3), repeat=6)]
@@ -143,7 +143,7 @@ def test_a_ranker_trained_on_relabelled_samples_reads_the_history():
     """Fitness: closeness to a hidden genome that differs per source; with options renamed in every sample no prior
     can rank the pool, so the ranker is good only while it sees the history's scores."""
     import itertools
-    from gptnas.lm.ranker import BuiltinRanker, RankerConfig, RankerTraining
+    from gptnas.methods.lmsearcher.ranker import BuiltinRanker, RankerConfig, RankerTraining
     space = CategoricalSequenceSpace([["0", "1", "2"]] * 6, name="near")
     every = [list(g) for g in itertools.product(range(3), repeat=6)]
 
@@ -164,7 +164,7 @@ def test_a_ranker_trained_on_relabelled_samples_reads_the_history():
 
 def test_ranked_prescreening_is_a_deap_selection_and_the_budget_counts_only_evaluations():
     from gptnas.core.types import make_individual
-    from gptnas.operators.rank import sel_ranked
+    from gptnas.methods.lmsearcher.prescreen import sel_ranked
     space = CategoricalSequenceSpace([["a", "b"]] * 4, name="four")
     h = History(space.parse)
     h.append(space.key([0, 0, 0, 0]), 0.0, False, 0, "random")

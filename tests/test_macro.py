@@ -276,8 +276,8 @@ def test_a_real_forward_pass_at_imagenet_size():
 def test_layer_reconstruction_is_a_plain_deap_mutation(proposer):
     """The GPT-NAS reconstruction registers in a user's own DEAP toolbox like any mutation."""
     from deap import base, creator
-    from gptnas.operators.reconstruct import mut_gpt_reconstruct
-    from gptnas.operators.schedule import LinearDecay
+    from gptnas.methods.gptnas.operators.reconstruct import mut_gpt_reconstruct
+    from gptnas.methods.gptnas.operators.schedule import LinearDecay
     if not hasattr(creator, "MacroFit"):
         creator.create("MacroFit", base.Fitness, weights=(1.0,))
         creator.create("MacroInd", list, fitness=creator.MacroFit)

@@ -5,7 +5,7 @@ where the built-in one learns (:mod:`.rankers`), the built-in ranker model itsel
 from ...core.objects import lazy_exports
 
 # Lazy (PEP 562): reading this package's options must not import the method (and with it torch).
-_EXPORTS = {"LMSearcher": "method", "Prescreened": "prescreen", "RankerLearner": "method", "sel_ranked": "prescreen",
+_EXPORTS = {"LMSearcher": "method", "Prescreened": "prescreen", "RankerLearner": "rankers", "sel_ranked": "prescreen",
             "RankSettings": "options"}
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

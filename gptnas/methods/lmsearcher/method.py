@@ -22,33 +22,13 @@ from dataclasses import dataclass, field
 
 from ...core.types import make_individual
 from ...errors import ConfigError
-from ..base import PRESET, Learner, Method, SearchContext, check_choice, register_common
+from ..base import PRESET, Method, SearchContext, check_choice, register_common
 from .options import PRESETS, RankSettings
 from .prescreen import Prescreened
+from .rankers import RankerLearner
 from .trajectories import neighbours
 
 log = logging.getLogger(__name__)
-
-
-class RankerLearner(Learner):
-    """What a ranked search keeps: which ranker (its cache key), and how often an LLM needed the fallback."""
-
-    name = "ranker"
-
-    def __init__(self, ranker):
-        self.ranker = ranker
-
-    def state_dict(self) -> dict:
-        return {"ranker": self.ranker.name, "key": getattr(self.ranker, "key", None),
-                "fallbacks": getattr(self.ranker, "fallbacks", 0)}
-
-    def load_state_dict(self, state: dict) -> None:
-        key = getattr(self.ranker, "key", None)
-        if state.get("key") and key and state["key"] != key:
-            raise ConfigError(f"this run's ranker was {state['key']}, and {key} was built now: the sources or "
-                              "settings differ from the run's")
-        if hasattr(self.ranker, "fallbacks"):
-            self.ranker.fallbacks = state.get("fallbacks", 0)
 
 
 def codes_and_scores(space, history) -> tuple[list[str], list[float]]:

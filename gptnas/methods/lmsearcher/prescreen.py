@@ -107,8 +107,7 @@ class Prescreened(Wrapper):
         self.inner.check_target(dataset)
 
     def bind(self, ctx: SearchContext) -> None:
-        from .method import RankerLearner
-        from .rankers import make_ranker, ranker_guard
+        from .rankers import RankerLearner, make_ranker, ranker_guard
         super().bind(ctx)
         if not hasattr(ctx.space, "ncode"):
             raise ConfigError(f"ranked pre-screening reads architectures as NCode and {ctx.space.name} has none")

@@ -9,6 +9,7 @@ import random
 import numpy as np
 
 from ...errors import ConfigError, DataError
+from ..base import Learner
 from ..sources import check_not_target_content, check_source, is_run_dir, scored_architectures
 from .prompt import format_prompt, parse_reply
 
@@ -247,3 +248,24 @@ def make_ranker(settings, ctx, progress: bool = True):
 
 __all__ = ["LLMRanker", "RandomRanker", "RidgeRanker", "builtin_ranker", "learned_from", "make_ranker", "ranker_guard",
            "training_sources", "np"]
+
+
+class RankerLearner(Learner):
+    """What a ranked search keeps: which ranker (its cache key), and how often an LLM needed the fallback."""
+
+    name = "ranker"
+
+    def __init__(self, ranker):
+        self.ranker = ranker
+
+    def state_dict(self) -> dict:
+        return {"ranker": self.ranker.name, "key": getattr(self.ranker, "key", None),
+                "fallbacks": getattr(self.ranker, "fallbacks", 0)}
+
+    def load_state_dict(self, state: dict) -> None:
+        key = getattr(self.ranker, "key", None)
+        if state.get("key") and key and state["key"] != key:
+            raise ConfigError(f"this run's ranker was {state['key']}, and {key} was built now: the sources or "
+                              "settings differ from the run's")
+        if hasattr(self.ranker, "fallbacks"):
+            self.ranker.fallbacks = state.get("fallbacks", 0)

@@ -1,3 +1,0 @@
-"""Old home of :mod:`gptnas.methods.gptnas.operators.reconstruct` (GPT-NAS's operators live with the method), kept so scripts
-written against it keep working."""
-from ..methods.gptnas.operators.reconstruct import *  # noqa: F401,F403

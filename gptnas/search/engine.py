@@ -125,9 +125,6 @@ class SerialPool:
 
     def next_done(self):
         """``(token, result)`` of the next evaluation to finish."""
-        if getattr(self.map_fn, "func", self.map_fn) is map and self._pending:  # the builtin map: one at a time anyway
-            token, fn, item = self._pending.pop(0)
-            return token, fn(item)
         for i, res in self._results:
             return self._tokens[i], res
         if not self._pending:

@@ -250,7 +250,6 @@ class Study:
             number = s.numbers[key]
             self.outstanding[number] = Trial(number, key, list(s.items[key]))
             self._token_of[number] = token
-            self._asked_at[number] = time.time()
             self._to_give.append(number)
 
     def _hand_out(self) -> Optional[Trial]:
@@ -259,6 +258,7 @@ class Study:
             trial = self.outstanding.get(number)
             if trial is None or trial.key in self._skip:
                 continue  # told already, or given to another process before (it may still be running)
+            self._asked_at[number] = time.time()
             return trial
         return None
 

@@ -44,8 +44,10 @@ class DiesOn(Evaluator):
         return EvalResult(float(sum(arch)))
 
 
-def cfg(**kw):
-    return RunConfig(space="nb201", seed=11, search=SearchConfig(method="ga", budget=60), **kw)
+def cfg(steady=False, **kw):
+    # the generational GA: a whole generation per map call, the same archive on any number of workers
+    return RunConfig(space="nb201", seed=11, search=SearchConfig(method="ga", budget=60),
+                     sections={"ga": {"steady": steady}}, **kw)
 
 
 def archive(st):

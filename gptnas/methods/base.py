@@ -158,8 +158,9 @@ class Method:
     #: whenever a worker is free without waiting for the lag (the proposals are the same whatever it was told).
     reads_results: ClassVar[bool] = True
 
-    def steady(self) -> bool:
-        """See :attr:`steady_state` (a method whose loop is an option decides per instance)."""
+    def is_steady(self) -> bool:
+        """See :attr:`steady_state` (a method whose loop is an option decides per instance, once bound; called
+        ``steady()`` before GA's option of that name)."""
         return self.steady_state
 
     def has_generation_hooks(self) -> bool:
@@ -292,8 +293,8 @@ class Wrapper(Method):
         """The wrapper's learners beside the inner method's (their hooks run after the inner method's)."""
         return []
 
-    def steady(self) -> bool:
-        return self.inner.steady()
+    def is_steady(self) -> bool:
+        return self.inner.is_steady()
 
     @property
     def reads_results(self) -> bool:

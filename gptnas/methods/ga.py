@@ -1,19 +1,52 @@
-"""DEAP's ``eaSimple`` with elitism: tournament selection, crossover with probability ``cxpb``, mutation with
-probability ``mutpb``, the best ``elitism`` individuals carried over."""
+"""The genetic algorithm: tournament selection, crossover with probability ``cxpb``, mutation with probability
+``mutpb``, in one of two loops:
+
+- generational (DEAP's ``eaSimple`` with elitism, the GPT-NAS paper's GA): a generation of ``population`` children
+  is bred from the whole previous one, the best ``elitism`` individuals carried over;
+- steady-state (``steady``; chosen by default when several workers evaluate at once, where the generational loop
+  leaves workers idle while each generation waits for its slowest child): each ask breeds one pair from the
+  population as it stands, and each child, once told, replaces the population's worst if it is better and not
+  already in it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from deap import tools
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigTypeError
 from .base import POPULATION, Method, check_int, check_probability
+
+
+def check_steady(method: str, v) -> None:
+    """``steady`` is ``"auto"`` (steady-state when several workers evaluate at once), true or false."""
+    if not (isinstance(v, bool) or v == "auto"):
+        raise ConfigTypeError(f"{method} option steady must be auto, true (the steady-state loop) or false (the "
+                              f"generational loop), got {v!r}")
+
+
+def steady_survivors(population: list, evaluated: list, key) -> list:
+    """Steady-state replacement, one child at a time in the order given: a child not already in the population
+    (by ``key``) takes the place of the worst individual when it is better (the first of equals stays). Told one
+    at a time or together, the survivors are the same. Returns a new list."""
+    pop = list(population)
+    keys = {key(i) for i in pop}
+    for child in evaluated:
+        if not child.fitness.valid or key(child) in keys:
+            continue
+        worst = min(range(len(pop)), key=lambda j: (pop[j].fitness, -j))  # the youngest of equal worst goes
+        if child.fitness > pop[worst].fitness:
+            keys.discard(key(pop[worst]))
+            keys.add(key(child))
+            pop[worst] = child
+    return pop
 
 
 @dataclass
 class GA(Method):
     """Args: population (20), tournament size (3), cxpb (0.9) and mutpb (0.3), the GPT-NAS paper's GA, and
-    elitism (1: the best individual survives unchanged)."""
+    elitism (1: the best individual survives unchanged; the generational loop's). steady: ``"auto"`` (the
+    steady-state loop when the run has several workers, the generational one otherwise), true or false."""
 
     name = "ga"
     flags = (POPULATION,)
@@ -22,6 +55,9 @@ class GA(Method):
     cxpb: float = 0.9
     mutpb: float = 0.3
     elitism: int = 1
+    steady: object = "auto"
+    #: Runs recorded before the steady-state loop existed ran the generational loop whatever their workers.
+    recorded_before = {"steady": False}
 
     def validate(self) -> None:
         check_int(self.name, "population", self.population)
@@ -29,6 +65,7 @@ class GA(Method):
         check_int(self.name, "elitism", self.elitism, minimum=0)
         check_probability(self.name, "cxpb", self.cxpb)
         check_probability(self.name, "mutpb", self.mutpb)
+        check_steady(self.name, self.steady)
         if self.elitism >= self.population:
             raise ConfigError(f"{self.name} option elitism ({self.elitism}) must be smaller than the population "
                               f"({self.population})")
@@ -37,8 +74,14 @@ class GA(Method):
         super().register(toolbox)
         toolbox.register("select", tools.selTournament, tournsize=self.tournament)
 
+    def is_steady(self) -> bool:
+        """Whether this run uses the steady-state loop (``steady``; ``auto``: several workers). Read after bind."""
+        if self.steady == "auto":
+            return getattr(self, "ctx", None) is not None and self.ctx.workers > 1
+        return bool(self.steady)
+
     def offspring(self, toolbox, population, history):
-        parents = toolbox.select(population, len(population))
+        parents = toolbox.select(population, 2 if self.is_steady() else len(population))
         children = [toolbox.clone(p) for p in parents]
         for child, parent in zip(children, parents):
             child.parent_key = self.space.key(parent)  # for weight inheritance
@@ -54,6 +97,8 @@ class GA(Method):
     def survivors(self, toolbox, population, evaluated, history):
         if population is None:
             return evaluated
+        if self.is_steady():
+            return steady_survivors(population, evaluated, self.space.key)
         elite = tools.selBest(population, self.elitism) if self.elitism else []
         rest = sorted(evaluated, key=lambda i: i.fitness, reverse=True)[:max(0, len(population) - len(elite))]
         return [toolbox.clone(e) for e in elite] + rest

@@ -13,7 +13,7 @@ result arrives is written once, in :meth:`Search.tell`.
 One *ask* is one ``method.initial`` / ``method.offspring`` call. Its children become *units*, each told to the
 method by ``method.survivors`` + ``end_generation`` once its result is in:
 
-- a **steady-state** method (``method.steady()``: REA and what runs on it — ``gptnas`` with the REA loop, ``lapt``,
+- a **steady-state** method (``method.is_steady()``: REA and what runs on it — ``gptnas`` with the REA loop, ``lapt``,
   ranked pre-screening — random search, LM-Searcher) is asked again as soon as a worker frees up, from the
   population as it stands; with several workers each child is a unit of its own (REA's survivors of several
   children one at a time are the survivors of all of them at once);
@@ -345,7 +345,8 @@ class Search:
         self.numbers: dict[str, int] = {}                      # key -> its place in the ask order (trial number)
         self.replay: deque[str] = deque()                      # the journal's arrival order (order=arrival)
         self.replaying: set = set()                            # keys whose answer the replay holds
-        self.steady = bool(getattr(self.method, "steady", lambda: False)())
+        steady = getattr(self.method, "is_steady", None) or getattr(self.method, "steady", None)  # (its old name)
+        self.steady = bool(steady()) if callable(steady) else bool(getattr(self.method, "steady_state", False))
         self.blind = not getattr(self.method, "reads_results", True)  # random search: no lag to wait for
 
     # The ask/tell loop ------------------------------------------------------------------------------------------

@@ -50,8 +50,9 @@ class GPTNAS(Method):
     """The GPT proposal operator inside an evolutionary loop.
 
     Args:
-        population, tournament, cxpb, mutpb, elitism: the GA loop's options (population 10 here; the paper's GA
-            otherwise), as :class:`~gptnas.methods.GA`.
+        population, tournament, cxpb, mutpb, elitism, steady: the GA loop's options (population 10 here; the
+            paper's GA otherwise), as :class:`~gptnas.methods.GA`: ``steady`` ``"auto"`` breeds steady-state when
+            several workers evaluate at once, the paper's generational loop otherwise.
         sample, rea_batch: the REA loop's options (``gpt.loop=rea``), as :class:`~gptnas.methods.REA`.
         gpt: :class:`~gptnas.methods.gptnas.GPTSettings` (or a dict of its fields): the model and how it is used.
     """
@@ -62,12 +63,14 @@ class GPTNAS(Method):
     paths = {"transfer_from": "folder"}
     aliases = {"gpt.*": "*"}
     #: Keys a run recorded before they existed: the value that run had (its resume computes what it computed).
-    recorded_before = {"local_revisit": False, "mix_stall": None, "mix_stall_draw": "uniform", "contrast": 0.0}
+    recorded_before = {"local_revisit": False, "mix_stall": None, "mix_stall_draw": "uniform", "contrast": 0.0,
+                       "steady": False}
     population: int = 10
     tournament: int = 3
     cxpb: float = 0.9
     mutpb: float = 0.3
     elitism: int = 1
+    steady: object = "auto"
     sample: int = 5
     rea_batch: int = 1
     gpt: GPTSettings = field(default_factory=GPTSettings)
@@ -94,7 +97,7 @@ class GPTNAS(Method):
         if loop == "rea":
             return REA(population=self.population, sample=self.sample, batch=self.rea_batch)
         return GA(population=self.population, tournament=self.tournament, cxpb=self.cxpb, mutpb=self.mutpb,
-                  elitism=self.elitism)
+                  elitism=self.elitism, steady=self.steady)
 
     def bind(self, ctx: SearchContext) -> None:
         from .proposers import uses_layer_gpt
@@ -114,9 +117,10 @@ class GPTNAS(Method):
     def learners(self):
         return ([self.learner] if self.learner is not None else []) + ([self.guard] if self.guard is not None else [])
 
-    def steady(self) -> bool:
-        """The REA loop is steady-state; the paper's GA is generational."""
-        return self.g.loop == "rea"  # bound: the preset resolved for the space
+    def is_steady(self) -> bool:
+        """The REA loop is steady-state; the paper's GA is generational, or steady-state with ``steady`` (by
+        default when several workers evaluate at once)."""
+        return self.loop.is_steady()  # bound: the preset's loop resolved for the space
 
     def register(self, toolbox) -> None:
         g = self.g

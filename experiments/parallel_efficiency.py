@@ -30,9 +30,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = {
     "random": {"search": {"method": "random"}},
     "rea": {"search": {"method": "rea"}},
-    "ga": {"search": {"method": "ga"}},
+    "ga": {"search": {"method": "ga"}},  # steady-state on several workers (ga.steady=auto)
+    "ga (generational)": {"search": {"method": "ga"}, "ga": {"steady": False}},
     "gptnas": {"search": {"method": "gptnas"}},
     "gptnas (paper)": {"search": {"method": "gptnas"}, "gpt": {"preset": "paper"}},
+    "gptnas (paper, generational)": {"search": {"method": "gptnas"}, "gpt": {"preset": "paper"},
+                                     "gptnas": {"steady": False}},
     "lapt": {"search": {"method": "lapt"}, "principles": {"source": "cifar100"}},
     "lmsearcher": {"search": {"method": "lmsearcher"}},
 }

@@ -3,7 +3,6 @@ workers busy (``ga.steady``; by default when workers > 1)."""
 import subprocess
 import sys
 
-
 import gptnas
 from gptnas.core.types import make_individual
 from gptnas.methods.ga import steady_survivors
@@ -76,3 +75,20 @@ def test_a_bad_steady_value_is_one_line_with_exit_2(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2, p.stderr
     assert "ga option steady must be auto, true" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_steady_children_are_new_while_new_ones_are_near():
+    # a converged steady-state population breeds repeats; each is mutated again until it is new, so the search
+    # spends its whole budget instead of stalling on what it has seen
+    for retries in (20, 0):
+        from gptnas.methods.ga import GA
+        GA.RETRIES, old = retries, GA.RETRIES
+        try:
+            r = gptnas.search(SPACE, score, method="ga", budget=400, seed=1, workers=4, parallel="simulated",
+                              progress=False, search={"stall_limit": 50})
+        finally:
+            GA.RETRIES = old
+        if retries:
+            assert r.evaluations == 400 and r.status == "complete"
+        else:
+            assert r.evaluations < 400  # the loop without it: the check above can fail

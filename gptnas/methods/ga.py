@@ -92,7 +92,32 @@ class GA(Method):
         for i in range(len(children)):
             if rng.random() < self.mutpb:
                 (children[i],) = toolbox.mutate(children[i])
+        if self.is_steady():
+            self._fresh(toolbox, children, history)
         return children
+
+    #: Mutations a steady-state child gets at most to differ from everything proposed so far.
+    RETRIES = 20
+
+    def _fresh(self, toolbox, children: list, history) -> None:
+        """Mutate each child again while it repeats an architecture already proposed (evaluated, in flight, or its
+        sibling), at most :attr:`RETRIES` times: a steady-state population converges, and a repeat tells it nothing
+        (the generational loop breeds a whole generation, so it moves on with what repeats there are)."""
+        if history is None:
+            return
+        if getattr(self, "_seen_n", len(history) + 1) > len(history):  # the first ask of a search
+            self._seen, self._seen_n = set(), 0
+        keys = history.keys()
+        self._seen.update(keys[self._seen_n:])  # only the new ones
+        self._seen_n = len(keys)
+        taken = self._seen | history.in_flight
+        for i, child in enumerate(children):
+            for _ in range(self.RETRIES):
+                if self.space.key(child) not in taken:
+                    break
+                (child,) = toolbox.mutate(child)
+            children[i] = child
+            taken.add(self.space.key(child))
 
     def survivors(self, toolbox, population, evaluated, history):
         if population is None:

@@ -37,7 +37,8 @@ GROUPS = {
     "lapt-principles-adaptation": (["gptnas/methods/lapt/principles.py", "gptnas/methods/lapt/stats.py"],
                                    ["tests/test_lapt.py"]),
     "lmsearcher-loop-ranker": (["gptnas/methods/lmsearcher/method.py", "gptnas/methods/lmsearcher/ranker.py"],
-                               ["tests/test_lmsearcher.py", "tests/test_synthetic_ranker.py"]),
+                               ["tests/test_lmsearcher.py", "tests/test_synthetic_ranker.py",
+                                "tests/test_llm_scripted.py"]),
     "engine-tell": (["gptnas/search/engine.py"],
                     ["tests/test_engine.py", "tests/test_async.py"]),
 }

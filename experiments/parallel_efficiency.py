@@ -34,7 +34,7 @@ METHODS = {
     "ga (generational)": {"search": {"method": "ga"}, "ga": {"steady": False}},
     "gptnas": {"search": {"method": "gptnas"}},
     "gptnas (paper)": {"search": {"method": "gptnas"}, "gpt": {"preset": "paper"}},
-    "gptnas (paper, generational)": {"search": {"method": "gptnas"}, "gpt": {"preset": "paper"},
+    "gptnas (paper) generational": {"search": {"method": "gptnas"}, "gpt": {"preset": "paper"},
                                      "gptnas": {"steady": False}},
     "lapt": {"search": {"method": "lapt"}, "principles": {"source": "cifar100"}},
     "lmsearcher": {"search": {"method": "lmsearcher"}},

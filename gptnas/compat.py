@@ -1,5 +1,6 @@
-"""Old names in one place: module paths and config keys that moved, each with where it went and the version that
-moved it. A method's own renamed options stay in its class (``Method.aliases``, read here), beside the options.
+"""Old names in one place: module paths, config keys, the built-in methods' renamed options and old section names,
+each with where it went and the version that moved it (a user's own method may list its own in
+``Method.aliases``, read here too).
 
 ``import gptnas.gpt`` (and every other old path below) still works: the finder installed when ``gptnas`` is imported
 answers the old name with the module it is now (the same object, so ``isinstance`` and pickles keep working) and
@@ -59,6 +60,52 @@ def install() -> None:
 # Config keys -------------------------------------------------------------------------------------------------------
 #: Config keys of the framework that moved: old dotted key -> (new key, the version that moved it).
 MOVED = {"gpt.cache_dir": ("cache_dir", "0.1.0")}
+
+#: The built-in methods' and wrappers' old config keys, by section name: ``{old key: option}`` (``"gpt.*": "*"``:
+#: every key of the old section ``gpt`` is the option of that name) and the version that renamed them. Methods'
+#: options also answer as ``search.<option>``, where they sat before methods had sections (0.1.0).
+ALIASES = {
+    "rea": ({"search.rea_batch": "batch", "rea.rea_batch": "batch"}, "0.1.0"),
+    "gptnas": ({"gpt.*": "*"}, "0.1.0"),
+    "lapt": ({"principles.*": "*", "gpt.pretrain": "pretrain"}, "0.1.0"),
+    "principled": ({"principles.*": "*", "gpt.pretrain": "pretrain"}, "0.1.0"),
+    "lmsearcher": ({"rank.*": "*", "gpt.pretrain": "pretrain"}, "0.1.0"),
+    "prescreened": ({"rank.*": "*"}, "0.1.0"),
+}
+
+
+class OldSearchOptions:
+    """What ``SearchConfig`` keeps of the time before methods had sections (0.1.0): a method's options given to it
+    (``SearchConfig(method="rea", population=20)``) or set on it are held in ``options`` and moved to the method's
+    section when the config is read (:func:`translate`); ``cfg.search.population`` reads the method's section."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        options = self.__dict__.get("options", {})
+        if name in options:
+            return options[name]
+        owner = self.__dict__.get("_owner")
+        if owner is not None and name in owner.method_options:  # cfg.search.population, as before sections
+            log.info("search.%s is read from the method's own section now: cfg.method_options[%r]", name, name)
+            return owner.method_options[name]
+        raise AttributeError(f"search has no key {name!r} (a method's options are in its own section: "
+                             f"cfg.sections[method])")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self.ENGINE or name == "options":
+            object.__setattr__(self, name, value)
+        else:
+            self.options[name] = value
+
+
+def aliases_of(cls) -> dict:
+    """``{old key: option}`` a method or wrapper class answers to: a built-in's from :data:`ALIASES`, a user's own
+    from its ``aliases``."""
+    own = dict(getattr(cls, "aliases", None) or {})
+    if cls.__module__.startswith("gptnas.methods.") and cls.name in ALIASES:
+        own.update(ALIASES[cls.name][0])
+    return own
 
 
 def _classes():
@@ -123,14 +170,14 @@ def translate(d: dict, fields: tuple, engine: tuple) -> tuple[dict, set]:
 def is_old_section(name: str) -> bool:
     """Whether ``name`` is an older name of a method's or wrapper's section (``gpt``, ``principles``, ``rank``)."""
     methods, wrappers = _classes()
-    return any(a.startswith(f"{name}.") for c in methods + wrappers for a in c.aliases)
+    return any(a.startswith(f"{name}.") for c in methods + wrappers for a in aliases_of(c))
 
 
 def alias_for(cls, section: str, key: str):
     """The option of ``cls`` that old key ``section.key`` names, or None."""
-    names = cls.option_names()
-    if f"{section}.{key}" in cls.aliases:
-        return cls.aliases[f"{section}.{key}"]
-    if (section == "search" or f"{section}.*" in cls.aliases) and key in names:
+    names, aliases = cls.option_names(), aliases_of(cls)
+    if f"{section}.{key}" in aliases:
+        return aliases[f"{section}.{key}"]
+    if (section == "search" or f"{section}.*" in aliases) and key in names:
         return key
     return None

@@ -6,7 +6,8 @@ a method those in the section named after it (``rea: {population: 20}``, ``gptna
 around it those in its own (``prescreened: {prescreen: 4}``), the training evaluator the ``train`` section — so
 :func:`validate` raises :class:`~gptnas.errors.ConfigError` with one line naming the bad value and what would be
 accepted, whoever owns it. This module names no method: it reads what it needs from the registered classes
-(:mod:`gptnas.methods.registry`); old keys (``search.population``, ``gpt.*``) are translated by :mod:`gptnas.compat`.
+(:mod:`gptnas.methods.registry`); old keys (``search.population``, the sections' old names) are translated by
+:mod:`gptnas.compat`.
 
 A value ``python:<name>`` records an object passed from Python (``gptnas.search(space, evaluate, ...)``): it
 cannot be re-imported, so a resume must be handed the object again.
@@ -24,7 +25,7 @@ import yaml
 
 from .bench import BENCHMARK_DATASETS
 from .core.devices import BACKENDS
-from .compat import translate
+from .compat import MOVED, OldSearchOptions, translate
 from .core.objects import PREFIX, import_object, is_import_name
 from .datasets import DATASETS
 from .errors import ConfigError, ConfigTypeError, ConfigValueError
@@ -48,11 +49,10 @@ DEFAULT_TRAIN = {"digits": {"epochs": 4, "batch_size": 64}, "imagenet": {"epochs
 DEFAULT_SPACE_OPTIONS = {("macro", "digits"): {"width": 16}}
 
 
-class SearchConfig:
+class SearchConfig(OldSearchOptions):
     """The ``search`` section: what the engine needs (``method``, ``budget``, ``generations``, ``stall_limit``,
     ``max_failed_share``, ``budget_time``, ``on_time``, ``order``, ``lag``). A method's options go in its own
-    section; given here (``SearchConfig(method="rea", population=20)``, ``search.population``, as before methods
-    had sections) they are moved there when the config is read."""
+    section (given here as before methods had sections: :class:`gptnas.compat.OldSearchOptions`)."""
 
     ENGINE = ("method", "budget", "generations", "stall_limit", "max_failed_share", "budget_time", "on_time",
               "order", "lag")
@@ -65,25 +65,6 @@ class SearchConfig:
         # With several workers (gptnas.search.engine): which results a proposal sees, and a time budget.
         self.budget_time, self.on_time, self.order, self.lag = budget_time, on_time, order, lag
         object.__setattr__(self, "options", dict(options))
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        options = self.__dict__.get("options", {})
-        if name in options:
-            return options[name]
-        owner = self.__dict__.get("_owner")
-        if owner is not None and name in owner.method_options:  # cfg.search.population, as before sections
-            log.info("search.%s is read from the method's own section now: cfg.method_options[%r]", name, name)
-            return owner.method_options[name]
-        raise AttributeError(f"search has no key {name!r} (a method's options are in its own section: "
-                             f"cfg.sections[method])")
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in self.ENGINE or name == "options":
-            object.__setattr__(self, name, value)
-        else:
-            self.options[name] = value
 
     def to_dict(self) -> dict:
         return {**{k: getattr(self, k) for k in self.ENGINE}, **self.options}
@@ -225,7 +206,7 @@ def from_recorded(d: dict[str, Any]) -> RunConfig:
 #: its files are (a moved folder, another machine, another LLM endpoint of the same model).
 RESUMABLE_CHANGES = frozenset({
     "out", "workers", "parallel", "ray_address", "gpus_per_task", "threads", "python_path", "data", "cache_dir",
-    "train.device", "train.num_workers", "train.data_root", "gpt.cache_dir",
+    "train.device", "train.num_workers", "train.data_root", *MOVED,  # (and old keys of these)
     "llm.url", "llm.timeout_s", "llm.retries", "llm.backoff_s", "llm.deadline_s"})
 #: What ``--resume`` (and ``gptnas.resume``) may be given: a larger budget, and where the evaluations run.
 RESUME_OVERRIDES = ("search.budget", "search.budget_time", "workers", "parallel", "ray_address", "threads",

@@ -24,7 +24,7 @@ def test_methods_built_by_hand_have_validated_defaults():
     with pytest.raises(ConfigError, match="elitism"):
         GA(population=4, elitism=4)
     from gptnas.methods import GPTNAS
-    with pytest.raises(ConfigError, match="gpt.loop must be one of ga, rea"):
+    with pytest.raises(ConfigError, match="gptnas option loop must be one of ga, rea"):
         GPTNAS(gpt={"loop": "sa"})
 
 
@@ -126,5 +126,5 @@ def test_layer_gpt_settings_under_their_old_key_are_still_read():
     assert old.layer_gpt == {"window": 6, "pretrain_cells": 10} and old.pretrain == {}
     token = GPTSettings(pretrain={"train": {"epochs": 1}})
     assert token.pretrain == {"train": {"epochs": 1}} and token.layer_gpt == {}
-    with pytest.raises(ConfigError, match="unknown gpt.pretrain section"):
+    with pytest.raises(ConfigError, match="unknown gptnas.pretrain section"):
         GPTSettings(pretrain={"epochs": 1, "train": {}}).validate()

@@ -287,9 +287,9 @@ def test_presets_resolve_unset_keys_and_user_keys_win():
                        pretrain={"model": {"n_embd": 64}}).resolved()
     assert (mine.loop, mine.mutation, mine.temperature) == ("rea", "reconstruct", 0.7)
     assert mine.pretrain["model"] == {"n_embd": 64, "n_layer": 4, "n_head": 4}
-    with pytest.raises(ConfigError, match="gpt.preset must be one of"):
+    with pytest.raises(ConfigError, match="gptnas option preset must be one of"):
         GPTSettings(preset="fast").validate()
-    with pytest.raises(ConfigError, match="gpt.finetune_lr must be > 0"):
+    with pytest.raises(ConfigError, match="gptnas option finetune_lr must be > 0"):
         GPTSettings(finetune_lr=0).validate()
 
 
@@ -307,7 +307,7 @@ def test_cli_preset_flag_sets_gpt_preset(tmp_path, nb201_dir):
     bad = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--data", str(nb201_dir),
                           "--preset", "quick", "--budget", "12", "--out", str(tmp_path / "b")],
                          capture_output=True, text=True, timeout=TIMEOUT)
-    assert bad.returncode == 2 and "gpt.preset must be one of" in bad.stderr
+    assert bad.returncode == 2 and "gptnas option preset must be one of" in bad.stderr
 
 
 # Corpus size follows the space ------------------------------------------------------------------------------------

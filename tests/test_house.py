@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import REPO
@@ -90,7 +91,7 @@ def test_no_module_imports_another_packages_private_names():
     assert not bad, "\n".join(bad)
 
 
-MODEL_CODE = {"blocks.py", "network.py", "block_classifier.py", "layer_proposer.py", "finetune_corpus.py", "ranker.py"}
+MODEL_CODE = {"blocks.py", "network.py", "modules.py", "block_classifier.py", "layer_proposer.py", "finetune_corpus.py", "ranker.py"}
 
 
 def test_operators_spaces_and_methods_import_no_torch_at_module_level():
@@ -223,3 +224,54 @@ def test_no_two_modules_import_each_other():
     circles = sorted({tuple(sorted((a, b))) for a, deps in graph.items() for b in deps
                       if b != a and a in graph.get(b, ()) and a not in packages and b not in packages})
     assert not circles, circles
+
+
+OLD_SECTION_KEY = re.compile(r"(?<![\w.])(gpt|rank|principles)\.([a-z_]+|\*)")
+
+
+def _old_section_options() -> dict:
+    """Old section name -> the options of the sections it was renamed to (``gpt.loop`` is ``gptnas.loop``)."""
+    from gptnas.methods.registry import get_method, get_wrapper
+    return {"gpt": set(get_method("gptnas").option_names()),
+            "rank": set(get_method("lmsearcher").option_names()) | set(get_wrapper("prescreened").option_names()),
+            "principles": set(get_method("lapt").option_names()) | set(get_wrapper("principled").option_names())}
+
+
+def _texts(tree):
+    """Every string constant of a module, f-strings' literal parts included, with its line."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+
+
+def test_old_section_names_live_only_in_compat():
+    """Config keys under the sections' old names (``gpt.loop``, ``rank.pool``, ``principles.source``) appear
+    nowhere but gptnas/compat.py: messages and code name today's keys (``gptnas.loop``), so a user is never sent to
+    a name that only an alias still answers to."""
+    options, bad = _old_section_options(), []
+    for name, path in _modules():
+        if name in ALIASES:
+            continue
+        for line, text in _texts(ast.parse(path.read_text())):
+            for m in OLD_SECTION_KEY.finditer(text):  # (``principles.adaptations``, an attribute, is no key)
+                if m.group(2) == "*" or m.group(2) in options[m.group(1)]:
+                    bad.append(f"{name}:{line} {m.group(0)!r}")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_module_imports_the_methods_package_itself():
+    """Inside gptnas, a method or the framework imports the module that defines a name (methods/rea.py,
+    methods/registry.py), not the package ``gptnas.methods``, whose exports are for users: importing it from inside
+    runs every lazy export's import path in the wrong direction."""
+    bad = [f"{name} imports {mod}: {', '.join(names)}" for name, path in _modules()
+           if name not in ("gptnas.methods", "gptnas") and not name.startswith("gptnas.methods.__")
+           for mod, names in _imports(name, path) if mod == "gptnas.methods" and names]
+    assert not bad, "\n".join(bad)
+
+
+def test_one_lazy_import_mechanism():
+    """Packages import their heavy parts on first use through core.objects.lazy_exports only: no module defines a
+    module-level ``__getattr__`` of its own (nb101/network.py did, before issue 35)."""
+    bad = [name for name, path in _modules() if name != "gptnas.core.objects"
+           and any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in ast.parse(path.read_text()).body)]
+    assert not bad, bad

@@ -248,7 +248,7 @@ def test_llm_replies_that_stay_unusable_fail_in_one_line_or_fall_back(data, tmp_
         r = subprocess.run([*args, "--llm-url", srv.url, "--out", str(tmp_path / "a")], env=env,
                            capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 2 and "'conv7x7' is not an operation of layer0" in r.stderr
-        assert "principles.fallback=stats" in r.stderr and "Traceback" not in r.stderr
+        assert "lapt.fallback=stats" in r.stderr and "Traceback" not in r.stderr
         assert not (tmp_path / "a").exists()  # a run that could not start leaves nothing behind
         r = subprocess.run([*args, "--llm-url", srv.url, "--set", "principles.fallback=stats", "--out",
                             str(tmp_path / "b")], env=env, capture_output=True, text=True, timeout=TIMEOUT)

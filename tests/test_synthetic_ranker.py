@@ -119,7 +119,7 @@ def test_search_on_a_users_space_without_tables_trains_on_synthetic_problems(tmp
 
 
 def test_bad_synthetic_settings_are_one_line_errors():
-    with pytest.raises(ConfigError, match="rank.synthetic"):
+    with pytest.raises(ConfigError, match="lmsearcher.synthetic"):
         RankSettings.from_dict({"synthetic": {"noize": 0.1}}).validate()
     with pytest.raises(ConfigError, match="prior synthetic"):
         RankSettings.from_dict({"prior": "synthetic", "source": "nb201:cifar10"}).validate()
@@ -134,7 +134,7 @@ def test_rank_from_names_the_prior_with_two_words():
         s = RankSettings.from_dict({"source": source})
         s.validate()
         assert (s.prior, s.sources) == (prior, rest), source
-    with pytest.raises(ConfigError, match="asks for prior synthetic.*rank.prior is tables"):
+    with pytest.raises(ConfigError, match="asks for prior synthetic.*lmsearcher.prior is tables"):
         RankSettings.from_dict({"source": "synthetic", "prior": "tables"})
 
 

@@ -91,7 +91,7 @@ def pretrained_proposer(space: SearchSpace, settings: PretrainSettings | dict | 
     size = space_size(space)
     if auto and size is not None and size <= ENUMERABLE:
         log.info("space %r has %d architectures, few enough to enumerate: drawn uniformly, a pre-training corpus "
-                 "teaches only their grammar, so it is %d draws (set gpt.pretrain.corpus.n to change)",
+                 "teaches only their grammar, so it is %d draws (set gptnas.pretrain.corpus.n to change)",
                  space.name, size, settings.corpus.n)
     archs = sample_architectures(space, settings.corpus.n, settings.corpus.seed)
     prop = GPTProposer(space, config=settings.model, seed=settings.train.seed)

@@ -103,7 +103,8 @@ class Method:
     - ``flags``: the command-line flags it owns (:class:`Flag`);
     - ``paths``: options that are paths (made absolute so a resume from elsewhere reads the same files): ``"file"``
       always, ``"folder"`` only when the value names an existing folder (a transfer source may be a dataset name);
-    - ``aliases``: old config keys this method answers to (``"gpt.*": "*"``), besides ``search.<option>``;
+    - ``aliases``: old config keys a user's own method answers to (``"old.*": "*"``, ``"old.key": "option"``),
+      besides ``search.<option>`` (the built-in methods' old keys are in :mod:`gptnas.compat`);
     - ``recorded_before``: values of options added since, for a run recorded before they existed (its resume then
       computes what it computed).
     """

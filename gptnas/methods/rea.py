@@ -12,12 +12,11 @@ from .base import POPULATION, SAMPLE, Method, check_int
 @dataclass
 class REA(Method):
     """Args: population: P (10, as in the NAS-Bench-201 reference); sample: the tournament S (5);
-    batch: children per generation (1 = the sequential original; ``rea_batch`` before methods had sections)."""
+    batch: children per generation (1 = the sequential original)."""
 
     name = "rea"
     steady_state = True  # asked for a child whenever a worker is free
     flags = (POPULATION, SAMPLE)
-    aliases = {"search.rea_batch": "batch", "rea.rea_batch": "batch"}
     population: int = 10
     sample: int = 5
     batch: int = 1

@@ -28,7 +28,7 @@ from typing import Any, Optional
 from ..config import RunConfig, from_dict, is_section
 from ..core.history import History
 from ..errors import ConfigError, ConfigTypeError
-from ..methods import Method
+from ..methods.base import Method
 from ..methods.registry import DEFAULT_METHOD
 from .state import SearchState
 

@@ -25,7 +25,7 @@ from ..core.objects import PREFIX, import_object, is_import_name, module_folder
 from ..core.rng import Rngs
 from ..errors import ConfigError, RunDirError
 from ..evaluators.factory import build_evaluator
-from ..methods import Method, SearchContext
+from ..methods.base import Method, SearchContext
 from ..lm.llm import llm_cost
 from ..reports.convergence import plot_convergence
 from ..reports.summary import fitness_name, make_summary

@@ -286,7 +286,7 @@ def pretrained_layer_proposer(space: MacroSpace, input_shape: tuple[int, int, in
         try:
             settings = LayerGPTSettings.from_dict(settings)
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"bad gpt.layer_gpt settings: {e}") from None
+            raise ConfigError(f"bad gptnas.layer_gpt settings: {e}") from None
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     final = root / "layer-gpt" / layer_cache_key(space, input_shape, settings)
     if (final / META_FILE).is_file():

@@ -1,5 +1,5 @@
 """Options of the ``gptnas`` method: the ``gpt`` section of a run's config (:class:`GPTSettings`), and the
-settings that determine GPT-NAS's layer GPT (:class:`LayerGPTSettings`, ``gpt.layer_gpt``).
+settings that determine GPT-NAS's layer GPT (:class:`LayerGPTSettings`, ``gptnas.layer_gpt``).
 
 Plain dataclasses, no torch: a config is validated before any model is loaded.
 """
@@ -137,17 +137,17 @@ class GPTSettings:
         return settings_from_dict(cls, d, "gptnas")
 
     def __post_init__(self) -> None:
-        # Before gpt.layer_gpt existed, the layer GPT's settings were written under gpt.pretrain.
+        # Before layer_gpt existed, the layer GPT's settings were written under pretrain.
         p = self.pretrain or {}
         if p and not self.layer_gpt and not set(p) & set(PRETRAIN_SECTIONS) \
                 and set(p) <= set(LayerGPTSettings.__dataclass_fields__):
-            log.info("gpt.pretrain holds layer-GPT settings: they are read as gpt.layer_gpt (the key that "
+            log.info("gptnas.pretrain holds layer-GPT settings: they are read as gptnas.layer_gpt (the key that "
                      "replaced it for the layer GPT)")
             self.layer_gpt, self.pretrain = dict(p), {}
 
     def resolved(self, layer: bool = False) -> "GPTSettings":
         """A copy with every unset key taken from the preset (``auto``: ``paper`` for GPT-NAS's layer GPT, ``local``
-        for the token GPT); ``gpt.pretrain`` sections the user gave win over the preset's."""
+        for the token GPT); ``gptnas.pretrain`` sections the user gave win over the preset's."""
         name = self.preset if self.preset not in ("auto", "default") else ("paper" if layer else "local")
         preset = PRESETS[name]
         d = asdict(self)
@@ -166,48 +166,48 @@ class GPTSettings:
     def validate(self) -> None:
         w = "gptnas"
         if self.transfer_from is not None and (not isinstance(self.transfer_from, str) or not self.transfer_from.strip()):
-            raise ConfigError(f"--transfer-from (gpt.transfer_from) is empty: name another dataset of the table "
+            raise ConfigError(f"--transfer-from (gptnas.transfer_from) is empty: name another dataset of the table "
                               f"(cifar100) or the run directory of a search on another task, got {self.transfer_from!r}")
         for opt in ("rate", "rate_end"):
-            check_probability(w, f"gpt.{opt}", getattr(self, opt))
-        check_choice(w, "gpt.preset", self.preset, ("auto", "default") + tuple(PRESETS))
+            check_probability(w, opt, getattr(self, opt))
+        check_choice(w, "preset", self.preset, ("auto", "default") + tuple(PRESETS))
         for opt, choices in (("loop", ("ga", "rea")), ("mutation", ("reconstruct", "local", "adaptive")),
                              ("finetune_from", ("current", "pretrained")), ("weighting", ("top", "rank"))):
             if getattr(self, opt) is not None:  # unset: the preset's
-                check_choice(w, f"gpt.{opt}", getattr(self, opt), choices)
-        check_choice(w, "gpt.level", self.level, ("auto", "token", "layer"))
-        check_choice(w, "gpt.init", self.init, ("auto", "random", "gpt"))
-        check_choice(w, "gpt.crossover", self.crossover, ("gpt", "classic"))
-        check_choice(w, "gpt.mix_credit", self.mix_credit, ("parent", "best"))
-        check_choice(w, "gpt.mix_stall_draw", self.mix_stall_draw, ("uniform", "classic"))
+                check_choice(w, opt, getattr(self, opt), choices)
+        check_choice(w, "level", self.level, ("auto", "token", "layer"))
+        check_choice(w, "init", self.init, ("auto", "random", "gpt"))
+        check_choice(w, "crossover", self.crossover, ("gpt", "classic"))
+        check_choice(w, "mix_credit", self.mix_credit, ("parent", "best"))
+        check_choice(w, "mix_stall_draw", self.mix_stall_draw, ("uniform", "classic"))
         for opt in ("enabled", "online", "local_revisit"):
             if not isinstance(getattr(self, opt), bool):
-                raise ConfigError(f"gptnas option gpt.{opt} must be true or false, got {getattr(self, opt)!r}")
+                raise ConfigError(f"gptnas option {opt} must be true or false, got {getattr(self, opt)!r}")
         for opt in ("temperature", "finetune_lr"):
             v = getattr(self, opt)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
-                raise ConfigError(f"gptnas option gpt.{opt} must be > 0, got {v!r}")
+                raise ConfigError(f"gptnas option {opt} must be > 0, got {v!r}")
         if self.top_k is not None:
-            check_int(w, "gpt.top_k", self.top_k)
-        check_probability(w, "gpt.mix_floor", self.mix_floor)
+            check_int(w, "top_k", self.top_k)
+        check_probability(w, "mix_floor", self.mix_floor)
         if isinstance(self.contrast, bool) or not isinstance(self.contrast, (int, float)) or self.contrast < 0:
-            raise ConfigError(f"gptnas option gpt.contrast must be a number >= 0, got {self.contrast!r}")
+            raise ConfigError(f"gptnas option contrast must be a number >= 0, got {self.contrast!r}")
         for opt in ("finetune_epochs", "finetune_steps", "mix_window", "mix_stall"):
             if getattr(self, opt) is not None:
-                check_int(w, f"gpt.{opt}", getattr(self, opt))
+                check_int(w, opt, getattr(self, opt))
         for opt in ("transfer_top", "finetune_every", "elites"):
-            check_int(w, f"gpt.{opt}", getattr(self, opt))
+            check_int(w, opt, getattr(self, opt))
         for opt in ("pretrain", "layer_gpt"):
             if not isinstance(getattr(self, opt), dict):
-                raise ConfigError(f"gptnas option gpt.{opt} must be a mapping, got {getattr(self, opt)!r}")
+                raise ConfigError(f"gptnas option {opt} must be a mapping, got {getattr(self, opt)!r}")
         unknown = set(self.pretrain) - set(PRETRAIN_SECTIONS)
         if unknown:
-            raise ConfigError(f"unknown gpt.pretrain section {sorted(unknown)[0]!r}: the token GPT's settings are "
-                              f"{', '.join(PRETRAIN_SECTIONS)} (the layer GPT's go under gpt.layer_gpt)")
+            raise ConfigError(f"unknown gptnas.pretrain section {sorted(unknown)[0]!r}: the token GPT's settings are "
+                              f"{', '.join(PRETRAIN_SECTIONS)} (the layer GPT's go under gptnas.layer_gpt)")
         try:
             LayerGPTSettings.from_dict(self.layer_gpt)
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"bad gpt.layer_gpt settings: {e}") from None
+            raise ConfigError(f"bad gptnas.layer_gpt settings: {e}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)

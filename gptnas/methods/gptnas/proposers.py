@@ -22,7 +22,7 @@ def input_shape(dataset) -> tuple[int, int, int]:
 
 
 def uses_layer_gpt(space, g) -> bool:
-    """Whether the run uses GPT-NAS's layer GPT (the block-chain space, ``gpt.level`` auto or layer)."""
+    """Whether the run uses GPT-NAS's layer GPT (the block-chain space, ``gptnas.level`` auto or layer)."""
     return g.level == "layer" or (g.level == "auto" and isinstance(space, MacroSpace))
 
 
@@ -30,14 +30,14 @@ def build_proposer(space, g, ctx):
     """``(proposer, cache key)`` for the run's space and ``gpt`` settings ``g`` (pre-trained, from the cache)."""
     if uses_layer_gpt(space, g):
         if not isinstance(space, MacroSpace):
-            raise ConfigError(f"gpt.level=layer needs GPT-NAS's block-chain space (--space macro), not {space.name}")
+            raise ConfigError(f"gptnas.level=layer needs GPT-NAS's block-chain space (--space macro), not {space.name}")
         from .layer_proposer import layer_cache_key, pretrained_layer_proposer
         from .options import LayerGPTSettings
         shape = input_shape(ctx.dataset)
         try:
             settings = LayerGPTSettings.from_dict(g.layer_gpt)
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"bad gpt.layer_gpt settings: {e}") from None
+            raise ConfigError(f"bad gptnas.layer_gpt settings: {e}") from None
         return (pretrained_layer_proposer(space, shape, settings, cache_dir=ctx.cache_dir, progress=ctx.progress),
                 layer_cache_key(space, shape, settings))
     require_grammar(space, "method gptnas")

@@ -17,7 +17,7 @@ from .stats import StatsExtractor, build, good_count
 
 class GPTExtractor(StatsExtractor):
     """Args: max_options, top / min_top (which source architectures fine-tune it), samples (drawn for the
-    marginals), pretrain (``gpt.pretrain`` settings), cache_dir, seed, progress."""
+    marginals), pretrain (``gptnas.pretrain`` settings), cache_dir, seed, progress."""
 
     name = "gpt"
 

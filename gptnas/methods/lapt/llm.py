@@ -3,7 +3,7 @@
 The reply's first JSON object is the refined space. It is parsed and validated — every layer named, known
 operations only, at least one and at most ``m`` per layer; a reply that breaks a rule (or holds no JSON) is
 answered once with the error stated, and if the second reply is unusable too the extraction fails with a one-line
-error, or falls back to the ``stats`` extractor when the user asked for it (``principles.fallback``). Every prompt
+error, or falls back to the ``stats`` extractor when the user asked for it (``lapt.fallback``). Every prompt
 and reply is recorded by the client, so a resumed run replays them and costs no new calls.
 
 The conversation is kept, as in LAPT: adaptation prompts continue it. The scores that guide the search inside the
@@ -152,7 +152,7 @@ class LLMExtractor:
                 stat.statements.insert(0, f"The LLM's replies could not be used ({error}); these are the statistics'.")
                 return stat
             raise ConfigError(f"the LLM's principles could not be used after one retry: {error} (set "
-                              "principles.fallback=stats to fall back to the statistics)")
+                              "lapt.fallback=stats to fall back to the statistics)")
         self.messages.append({"role": "assistant", "content": reply})
         return self._principles(space, stat, allowed, self.prose, [n for n, _ in sources])
 

@@ -143,7 +143,6 @@ class LAPT(Method):
     nested = ("principles",)
     flags = (POPULATION, SAMPLE, PRESET, *PRINCIPLE_FLAGS)
     paths = PRINCIPLE_PATHS
-    aliases = {"principles.*": "*", "gpt.pretrain": "pretrain"}
     population: Optional[int] = None
     sample: Optional[int] = None
     preset: str = "default"           # default (ours) | paper (LAPT as published: docs/lapt_paper.md)

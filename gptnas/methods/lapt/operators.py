@@ -36,7 +36,7 @@ def init_principled(n: int, space, scores: Callable[[], np.ndarray], rng: random
         cells = [c for c in itertools.product(*allowed) if space.is_valid(list(c))]
         if not cells:
             raise SpaceError(f"the refined space {space!r} has no member (is_valid rejects every architecture it "
-                             "allows): allow more options (principles.max_options) or loosen the space's rules")
+                             "allows): allow more options (lapt.max_options) or loosen the space's rules")
         w = np.array([cell_score(s, c) for c in cells]) / temperature
         p = np.exp(w - w.max())
         picks = gen.choice(len(cells), size=min(n, len(cells)), replace=False, p=p / p.sum())

@@ -93,11 +93,11 @@ class PrinciplesSettings:
         return bool(self.sources or self.file)
 
     def validate(self) -> None:
-        w = "principles"
-        check_sources(self.source, "--principles-from (principles.source)", "other datasets or tasks of the table "
+        w = "lapt"
+        check_sources(self.source, "--principles-from (lapt.source)", "other datasets or tasks of the table "
                       "(cifar100) or run directories of another task")
         if self.file is not None and (not isinstance(self.file, str) or not self.file.strip()):
-            raise ConfigError(f"--principles-file (principles.file) must name a file, got {self.file!r}")
+            raise ConfigError(f"--principles-file (lapt.file) must name a file, got {self.file!r}")
         if self.extractor is not None:
             check_choice(w, "extractor", self.extractor, EXTRACTORS)
         for opt, choices in (("adaptation", ADAPTATIONS), ("baseline", BASELINES)):
@@ -114,12 +114,12 @@ class PrinciplesSettings:
             v = getattr(self, opt)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (opt in ("top", "temperature")
                                                                                     and v == 0):
-                raise ConfigError(f"principles option {opt} must be a number > 0 (>= 0 for weights), got {v!r}")
+                raise ConfigError(f"lapt option {opt} must be a number > 0 (>= 0 for weights), got {v!r}")
         for opt in ("guided", "adapt"):
             if not isinstance(getattr(self, opt), bool) and not (opt == "guided" and self.guided is None):
-                raise ConfigError(f"principles option {opt} must be true or false")
+                raise ConfigError(f"lapt option {opt} must be true or false")
         if not isinstance(self.pretrain, dict):
-            raise ConfigError(f"principles option pretrain must be a mapping, got {self.pretrain!r:.60}")
+            raise ConfigError(f"lapt option pretrain must be a mapping, got {self.pretrain!r:.60}")
 
     def resolved(self, space, preset: str = "default", llm_given: bool = False) -> "PrinciplesSettings":
         """A copy with every unset (None) option taken from ``preset`` for ``space``. The paper's ``llm``

@@ -31,15 +31,14 @@ def check_sources_not_target(settings: PrinciplesSettings, dataset) -> None:
 
 @dataclass
 class Principled(Wrapper):
-    """``inner`` searching the space that principles learned from ``principles.source`` (or read from
-    ``principles.file``) refine. Keyword options are :class:`PrinciplesSettings`'s
+    """``inner`` searching the space that principles learned from ``principled.source`` (or read from
+    ``principled.file``) refine. Keyword options are :class:`PrinciplesSettings`'s
     (``Principled(GPTNAS(), source="cifar100", extractor="frequency")``)."""
 
     name = "principled"
     nested = ("principles",)
     flags = FLAGS
     paths = PATHS
-    aliases = {"principles.*": "*", "gpt.pretrain": "pretrain"}
     switch = "--principles-from SOURCE or --principles-file FILE"
     inner: Method = None
     principles: PrinciplesSettings = field(default_factory=PrinciplesSettings)

@@ -1,9 +1,9 @@
 """Method ``lmsearcher``: NAS as ranking (Hu et al., "LM-Searcher", EMNLP 2025).
 
-Every architecture is its NCode; ``rank.initial`` (5) random architectures first, then one choice per trial: a pool
-of ``rank.pool`` (10) unseen candidates, of which the ranker names the one it expects to be best, given the
-history. Pools (``rank.pool_source``): ``random`` — the paper's, unseen random architectures; ``mixed`` (default)
-— half of them neighbours (one or two decisions changed) of the history's five best, half random; ``gpt`` — the
+Every architecture is its NCode; ``lmsearcher.initial`` (5) random architectures first, then one choice per trial:
+a pool of ``lmsearcher.pool`` (10) unseen candidates, of which the ranker names the one it expects to be best, given
+the history. Pools (``lmsearcher.pool_source``): ``random`` — the paper's, unseen random architectures; ``mixed``
+(default) — half of them neighbours (one or two decisions changed) of the history's five best, half random; ``gpt`` — the
 GPT's reconstructions of the five best (GPT-NAS's proposals), topped up at random. With ``--principles-from`` the
 candidates come from the refined space. Why ``mixed`` by default: with random pools even an oracle that always
 picks the pool's true best stays below regularised evolution on NAS-Bench-201 at 100 queries (BENCHMARKS.md).
@@ -87,7 +87,6 @@ class LMSearcher(Method):
     nested = ("rank",)
     flags = (PRESET, *(f for f in Prescreened.flags if f.option != "prescreen"))
     paths = Prescreened.paths
-    aliases = {"rank.*": "*", "gpt.pretrain": "pretrain"}
     preset: str = "default"           # default (ours) | paper (LM-Searcher as published: docs/lmsearcher_paper.md)
     rank: RankSettings = field(default_factory=RankSettings)
 

@@ -78,7 +78,7 @@ class RankSettings:
         rest = [n for n in names if n not in PRIOR_WORDS]
         prior = "both" if "synthetic" in words and ("tables" in words or rest) else words[0]
         if self.prior not in ("auto", prior):
-            raise ConfigError(f"--rank-from {','.join(names)} asks for prior {prior}, and rank.prior is "
+            raise ConfigError(f"--rank-from {','.join(names)} asks for prior {prior}, and lmsearcher.prior is "
                               f"{self.prior}: give one of them")
         self.prior, self.source = prior, (rest or None)
 
@@ -91,8 +91,8 @@ class RankSettings:
         return [str(s) for s in self.source]
 
     def validate(self) -> None:
-        w = "rank"
-        check_sources(self.source, "--rank-from (rank.source)", "tables' datasets or tasks (nb201:cifar10, "
+        w = "lmsearcher"
+        check_sources(self.source, "--rank-from (lmsearcher.source)", "tables' datasets or tasks (nb201:cifar10, "
                       "tnb101:jigsaw) or run directories, or leave it out to train on every table but the target's")
         check_choice(w, "ranker", self.ranker, ("builtin", "llm", "random", "ridge"))
         if self.pool_source is not None:
@@ -102,21 +102,21 @@ class RankSettings:
         check_choice(w, "fallback", self.fallback, ("builtin", "random"))
         check_choice(w, "prior", self.prior, ("auto", "tables", "synthetic", "both"))
         if self.prior == "synthetic" and self.sources:
-            raise ConfigError("rank option prior synthetic trains on synthetic problems only: leave out --rank-from "
-                              "(rank.source), or use prior both to add them to its sources")
+            raise ConfigError("lmsearcher option prior synthetic trains on synthetic problems only: leave out "
+                              "--rank-from (lmsearcher.source), or use prior both to add them to its sources")
         for opt in ("prescreen", "pool", "history", "initial", "retries", "subspaces", "epochs"):
             check_int(w, opt, getattr(self, opt), minimum=0 if opt == "retries" else 1)
         check_int(w, "seed", self.seed, minimum=0)
         check_probability(w, "local_share", self.local_share)
         check_probability(w, "relabel", self.relabel)
         if self.pool < 2:
-            raise ConfigError(f"rank option pool must be at least 2, got {self.pool}")
+            raise ConfigError(f"lmsearcher option pool must be at least 2, got {self.pool}")
         for opt in ("uniform", "shuffle_scores"):
             if not isinstance(getattr(self, opt), bool):
-                raise ConfigError(f"rank option {opt} must be true or false")
+                raise ConfigError(f"lmsearcher option {opt} must be true or false")
         for opt in ("model", "pretrain", "synthetic"):
             if not isinstance(getattr(self, opt), dict):
-                raise ConfigError(f"rank option {opt} must be a mapping, got {getattr(self, opt)!r:.60}")
+                raise ConfigError(f"lmsearcher option {opt} must be a mapping, got {getattr(self, opt)!r:.60}")
         from .synthetic import SyntheticPrior
         SyntheticPrior.from_dict(self.synthetic)
 

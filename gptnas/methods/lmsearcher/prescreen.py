@@ -73,7 +73,6 @@ class Prescreened(Wrapper):
                   "synthetic: synthetic problems on the space's own decisions; synthetic,SOURCE: both",
                   metavar="SOURCE[,SOURCE]"))
     paths = {"source": "folder"}
-    aliases = {"rank.*": "*"}
     switch = "--prescreen K"
     inner: Method = None
     rank: RankSettings = field(default_factory=RankSettings)

@@ -67,7 +67,7 @@ def training_sources(settings, ctx, required: bool = True) -> list[tuple[str, ob
 
 def builtin_ranker(settings, ctx, progress: bool = True):
     """The built-in ranker for ``ctx``'s search: trained on :func:`training_sources` and/or synthetic problems on the
-    target's space (``rank.prior``, :mod:`~gptnas.methods.lmsearcher.synthetic`), cached by what it saw."""
+    target's space (``lmsearcher.prior``, :mod:`~gptnas.methods.lmsearcher.synthetic`), cached by what it saw."""
     from .ranker import EVIDENCE, BuiltinRanker, RankerConfig, RankerTraining, cached_ranker
     from .synthetic import SyntheticPrior, shape, synthetic_samples
     from .trajectories import samples_from
@@ -109,8 +109,8 @@ def builtin_ranker(settings, ctx, progress: bool = True):
                                          uniform=settings.uniform)
         if not samples and not sources:
             raise ConfigError(f"the built-in ranker's synthetic problems found too few members of {ctx.space.name} "
-                              f"for a sample (a pool of {settings.pool} and 5 more): lower rank.pool, or use "
-                              "rank.ranker random")
+                              f"for a sample (a pool of {settings.pool} and 5 more): lower lmsearcher.pool, or use "
+                              "lmsearcher.ranker random")
         if not samples:
             n = sum(len(src[2]) for src in sources)
             raise ConfigError(f"the built-in ranker found no training sample in {', '.join(src[0] for src in sources)} "

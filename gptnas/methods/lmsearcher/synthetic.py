@@ -46,7 +46,8 @@ from ..base import check_keys
 
 @dataclass(frozen=True)
 class SyntheticPrior:
-    """The prior's settings (``rank.synthetic``): how many problems, how many members each, the landscape's knobs."""
+    """The prior's settings (``lmsearcher.synthetic``): how many problems, how many members each, the landscape's
+    knobs."""
 
     problems: int = 64              # synthetic search problems the ranker trains on
     members: int = 3000             # members of the space scored per problem (all of them when the space is smaller)
@@ -63,13 +64,14 @@ class SyntheticPrior:
 
     @classmethod
     def from_dict(cls, d) -> "SyntheticPrior":
-        """From ``rank.synthetic`` (a mapping of fields; None: the defaults), validated."""
+        """From ``lmsearcher.synthetic`` (a mapping of fields; None: the defaults), validated."""
         if isinstance(d, cls):
             return d
         if d is not None and not isinstance(d, dict):
-            raise ConfigTypeError(f"rank option synthetic must be a mapping of the prior's settings, got {d!r:.60}")
+            raise ConfigTypeError(f"lmsearcher option synthetic must be a mapping of the prior's settings, got "
+                                  f"{d!r:.60}")
         d = dict(d or {})
-        check_keys("rank.synthetic", d, [f.name for f in dataclasses.fields(cls)])
+        check_keys("lmsearcher.synthetic", d, [f.name for f in dataclasses.fields(cls)])
         prior = cls(**d)
         prior.validate()
         return prior
@@ -80,15 +82,16 @@ class SyntheticPrior:
             integer = f.type in ("int", int)
             if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)) or \
                     not math.isfinite(v) or v < (1 if f.name in ("problems", "members", "subspaces") else 0):
-                raise ConfigError(f"rank.synthetic option {f.name} must be a{'n integer' if integer else ' number'} "
+                raise ConfigError(f"lmsearcher.synthetic option {f.name} must be "
+                                  f"a{'n integer' if integer else ' number'} "
                                   f"≥ {1 if f.name in ('problems', 'members', 'subspaces') else 0}, got {v!r}")
         for name in ("shared", "harmful", "keep", "neighbours"):
             if getattr(self, name) > 1:
-                raise ConfigError(f"rank.synthetic option {name} must be in [0, 1], got {getattr(self, name)!r}")
+                raise ConfigError(f"lmsearcher.synthetic option {name} must be in [0, 1], got {getattr(self, name)!r}")
         if self.keep == 0:
-            raise ConfigError("rank.synthetic option keep must be in (0, 1], got 0")
+            raise ConfigError("lmsearcher.synthetic option keep must be in (0, 1], got 0")
         if self.dominant_scale < 2:
-            raise ConfigError(f"rank.synthetic option dominant_scale must be ≥ 2, got {self.dominant_scale!r}")
+            raise ConfigError(f"lmsearcher.synthetic option dominant_scale must be ≥ 2, got {self.dominant_scale!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -232,7 +235,7 @@ def synthetic_samples(space, prior: SyntheticPrior, seed: int = 0, pool: int = 1
     sub-space (each option kept with probability ``prior.keep``; ``uniform``: none pruned) 100–200 of its members
     scored by the problem's landscape, histories and pools drawn from them.
 
-    Options are never renamed (``rank.relabel``): a landscape's effects are random already, and renaming each
+    Options are never renamed (``lmsearcher.relabel``): a landscape's effects are random already, and renaming each
     position's options apart would undo what the prior shares between positions of the same size."""
     from .trajectories import prune, samples_from
     rng = random.Random(seed)

@@ -60,6 +60,6 @@ from .network import (build_network, compute_vertex_channels, layer_texts, layer
 from .space import EDGE_NAMES, VERTEX_NAMES, NB101Space
 
 
-# the torch modules (ConvBnRelu, NB101Cell, NB101Network) are defined on first use, in .network
-__getattr__, __dir__ = lazy_exports(__name__, {n: "network" for n in ("ConvBnRelu", "NB101Cell", "NB101Network")},
+# the torch modules (ConvBnRelu, NB101Cell, NB101Network), imported on first use from .modules
+__getattr__, __dir__ = lazy_exports(__name__, {n: "modules" for n in ("ConvBnRelu", "NB101Cell", "NB101Network")},
                                     globals())

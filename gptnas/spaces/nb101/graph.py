@@ -179,3 +179,29 @@ def cell_or_raise(genome: Sequence[int]) -> tuple[Matrix, Labels]:
         raise InvalidArchitecture(f"not a valid NAS-Bench-101 cell (output unreachable, more than {MAX_EDGES} edges "
                                   f"after pruning, or not 21 bits + 5 ops in 0..2): {list(genome)!r}")
     return cell
+
+
+def compute_vertex_channels(c_in: int, c_out: int, matrix: Sequence[Sequence[int]]) -> list[int]:
+    """Channels of each vertex of a pruned cell (official ``compute_vertex_channels``).
+
+    The output's ``c_out`` is split evenly among the interior vertices feeding it (the first ``c_out % fan_in`` of
+    them get one more); a vertex that does not feed the output gets the largest channels of its successors, so a
+    vertex never has fewer channels than one it feeds (truncation only ever drops channels).
+    """
+    n = len(matrix)
+    ch = [0] * n
+    ch[0], ch[n - 1] = c_in, c_out
+    if n == 2:
+        return ch
+    fan_in = sum(matrix[v][n - 1] for v in range(1, n - 1))
+    share, extra = divmod(c_out, fan_in)
+    for v in range(1, n - 1):
+        if matrix[v][n - 1]:
+            ch[v] = share + (1 if extra > 0 else 0)
+            extra -= 1
+    for v in range(n - 3, 0, -1):
+        if not matrix[v][n - 1]:
+            ch[v] = max([ch[d] for d in range(v + 1, n - 1) if matrix[v][d]] + [0])
+    if any(c <= 0 for c in ch[1:-1]):
+        raise ValueError(f"{c_out} output channels cannot be split among {fan_in} vertices of cell {matrix!r}")
+    return ch

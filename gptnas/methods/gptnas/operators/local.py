@@ -10,7 +10,7 @@ mutation, instead of re-sampling 40 % of the positions.
 With ``background`` the score is TPE's ratio l(x) / g(x) instead (Bergstra et al. 2011): l the GPT, g the
 per-position token frequencies of every architecture evaluated so far (:class:`TokenFrequencies`). After a few
 random evaluations the best ones share tokens partly because the search drew those tokens often; dividing by g
-takes that out (the default's ``gpt.contrast=1``; what it does at 25–200 queries is in BENCHMARKS.md, issue 13).
+takes that out (the default's ``gptnas.contrast=1``; what it does at 25–200 queries is in BENCHMARKS.md, issue 13).
 """
 from __future__ import annotations
 

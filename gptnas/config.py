@@ -55,15 +55,16 @@ class SearchConfig(OldSearchOptions):
     section (given here as before methods had sections: :class:`gptnas.compat.OldSearchOptions`)."""
 
     ENGINE = ("method", "budget", "generations", "stall_limit", "max_failed_share", "budget_time", "on_time",
-              "order", "lag")
+              "order", "lag", "eval_timeout")
 
     def __init__(self, method: str = DEFAULT_METHOD, budget: Optional[int] = None, generations: Optional[int] = None,
                  stall_limit: int = 200, max_failed_share: float = 0.5, budget_time=None, on_time: str = "finish",
-                 order: str = "lag", lag: Optional[int] = None, **options):
+                 order: str = "lag", lag: Optional[int] = None, eval_timeout=None, **options):
         self.method, self.budget, self.generations = method, budget, generations
         self.stall_limit, self.max_failed_share = stall_limit, max_failed_share
         # With several workers (gptnas.search.engine): which results a proposal sees, and a time budget.
         self.budget_time, self.on_time, self.order, self.lag = budget_time, on_time, order, lag
+        self.eval_timeout = eval_timeout  # seconds (or "2h") after which one evaluation is stopped and failed
         object.__setattr__(self, "options", dict(options))
 
     def to_dict(self) -> dict:
@@ -439,6 +440,8 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
         raise ConfigError(f"search.max_failed_share must be in [0, 1], got {s.max_failed_share!r}")
     if s.budget_time is not None:
         s.budget_time = parse_duration(s.budget_time, "search.budget_time (--budget-time)")
+    if s.eval_timeout is not None:
+        s.eval_timeout = parse_duration(s.eval_timeout, "search.eval_timeout (--eval-timeout)")
     if s.order not in ("lag", "arrival"):
         raise ConfigError(f"search.order must be lag (the same result whatever the timing) or arrival (results as "
                           f"they come), got {s.order!r}")

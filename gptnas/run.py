@@ -26,6 +26,7 @@ _FLAGS = {
     "space": "space", "dataset": "dataset", "fitness": "fitness", "data": "data", "seed": "seed", "out": "out",
     "workers": "workers", "parallel": "parallel", "ray_address": "ray_address", "threads": "threads",
     "method": "search.method", "budget": "search.budget", "budget_time": "search.budget_time",
+    "eval_timeout": "search.eval_timeout",
     "order": "search.order", "generations": "search.generations", "epochs": "train.epochs",
     "device": "train.device", "dataset_dir": "train.data_root",
     "llm_url": "llm.url", "llm_model": "llm.model", "llm_replay": "llm.replay",
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-time", dest="budget_time", metavar="DURATION",
                    help="no new evaluation starts after this much run time (90s, 30m, 8h, 1d); those in flight "
                         "finish (--set search.on_time=cancel stops them)")
+    p.add_argument("--eval-timeout", dest="eval_timeout", metavar="DURATION",
+                   help="stop an evaluation still running after this long (90s, 30m, 2h) and record it as failed; "
+                        "the search goes on")
     p.add_argument("--order", help="with --workers > 1: lag (default: the same result whatever the timing) | "
                                    "arrival (each result told as it comes; a resume replays the recorded order)")
     p.add_argument("--generations", type=int, help="optional cap on generations")

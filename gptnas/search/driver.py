@@ -125,6 +125,7 @@ def make_search(p: Prepared, on_checkpoint=None, progress: bool | None = None, o
                   max_generations=s.generations, stall_limit=s.stall_limit,
                   progress=p.progress if progress is None else progress, on_result=on_result, answers=answers,
                   max_failed_share=s.max_failed_share, budget_time=s.budget_time, on_time=s.on_time,
+                  eval_timeout=s.eval_timeout,
                   order=s.order, lag=s.lag)
 
 

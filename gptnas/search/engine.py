@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,23 +67,55 @@ class SearchFailed(GptnasError):
     """More evaluations failed than the run allows (``search.max_failed_share``): the evaluator is broken."""
 
 
+class EvalTimeout(BaseException):
+    """Raised inside an evaluation at its time limit (a BaseException, so that an evaluator's own
+    ``except Exception`` does not swallow it)."""
+
+
+def _on_alarm(signum, frame):
+    raise EvalTimeout
+
+
+def can_time_out() -> bool:
+    """Whether an evaluation run here can be stopped at its limit: a timer signal reaches only the main thread."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
 class TimedEvaluate:
     """Picklable wrapper: ``genome -> (EvalResult, seconds)``; accepts what :func:`~gptnas.evaluators.as_result`
     reads (a number, a DEAP tuple, an EvalResult; a non-finite fitness is a failure). An exception raised for one
     architecture becomes its failed evaluation (the search goes on); a :class:`~gptnas.errors.GptnasError` (bad
-    data, bad settings, several objectives) is the user's to fix and propagates."""
+    data, bad settings, several objectives) is the user's to fix and propagates.
 
-    def __init__(self, evaluate: Callable):
-        self.evaluate = evaluate
+    ``timeout`` (seconds, ``search.eval_timeout``): an evaluation still running then is stopped by a timer signal in
+    the process that runs it (a worker, or the search's own main thread) and recorded as failed, "timed out"; the
+    worker goes on with the next one. It stops Python code and sleeps; a C call that ignores signals is stopped when
+    it returns."""
+
+    def __init__(self, evaluate: Callable, timeout: Optional[float] = None):
+        self.evaluate, self.timeout = evaluate, timeout
 
     def __call__(self, genome):
         t0 = time.perf_counter()
+        alarm = getattr(self, "timeout", None) is not None and can_time_out()
+        if alarm:
+            previous = signal.signal(signal.SIGALRM, _on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.timeout)
         try:
-            res = as_result(self.evaluate(genome))
+            try:
+                res = as_result(self.evaluate(genome))
+            finally:
+                if alarm:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+        except EvalTimeout:  # (also when the limit came as the evaluation returned: it ran to the limit)
+            res = EvalResult.failure(f"timed out after {self.timeout:g} s (search.eval_timeout)")
         except GptnasError:
             raise
         except Exception as e:  # noqa: BLE001 - one architecture's error is recorded, the search goes on
             res = EvalResult.failure(f"{type(e).__name__}: {e}")
+        finally:
+            if alarm:
+                signal.signal(signal.SIGALRM, previous)
         return res, time.perf_counter() - t0
 
 
@@ -190,7 +224,7 @@ class Search:
                  stall_limit: int = 200, progress: bool = True, on_result: Optional[Callable[[dict], None]] = None,
                  answers: Optional[dict] = None, max_failed_share: float = 1.0,
                  budget_time: Optional[float] = None, on_time: str = "finish", order: str = "lag",
-                 lag: Optional[int] = None):
+                 lag: Optional[int] = None, eval_timeout: Optional[float] = None):
         self.space, self.toolbox, self.method = space, toolbox, method
         self.budget, self.rngs = int(budget), rngs
         self.on_checkpoint, self.on_result = on_checkpoint, on_result
@@ -198,6 +232,7 @@ class Search:
         self.max_generations, self.stall_limit, self.progress = max_generations, stall_limit, progress
         self.max_failed_share = max_failed_share
         self.budget_time, self.on_time, self.order, self.lag = budget_time, on_time, order, lag
+        self.eval_timeout = eval_timeout
         fn = getattr(toolbox.evaluate, "func", toolbox.evaluate)  # toolbox.register wraps in functools.partial
         mapper = getattr(toolbox.map, "func", toolbox.map)
         self._shield = mapper is not map or getattr(fn, "uses_global_rng", True)
@@ -253,7 +288,7 @@ class Search:
         return mapper if getattr(mapper, "slots", 1) > 1 and hasattr(mapper, "submit") else None
 
     def timed_evaluate(self) -> "TimedEvaluate":
-        return TimedEvaluate(self.toolbox.evaluate)
+        return TimedEvaluate(self.toolbox.evaluate, self.eval_timeout)
 
     def time_is_up(self, now: float) -> bool:
         return self.budget_time is not None and now >= self.budget_time
@@ -348,6 +383,9 @@ class Search:
         steady = getattr(self.method, "is_steady", None) or getattr(self.method, "steady", None)  # (its old name)
         self.steady = bool(steady()) if callable(steady) else bool(getattr(self.method, "steady_state", False))
         self.blind = not getattr(self.method, "reads_results", True)  # random search: no lag to wait for
+        if self.eval_timeout is not None and isinstance(backend, SerialPool) and not can_time_out():
+            log.warning("search.eval_timeout is not enforced: the evaluations run in this thread, and only the main "
+                        "thread can stop one; run them in a worker process (workers=2, or parallel=\"process\")")
 
     # The ask/tell loop ------------------------------------------------------------------------------------------
     def loop(self) -> None:

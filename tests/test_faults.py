@@ -65,3 +65,61 @@ def test_a_limit_that_cannot_be_enforced_says_so(caplog):
         t.join()
     assert out["r"].evaluations == 5
     assert any("search.eval_timeout is not enforced" in r.getMessage() for r in caplog.records)
+
+
+# 2. A time budget that holds while evaluations run --------------------------------------------------------------
+class Durations:
+    """A score with the training time it would take (``train_time_s``: 30 to 210 virtual seconds, by the ops)."""
+
+    def __call__(self, arch):
+        from gptnas.evaluators.base import EvalResult
+        return EvalResult(float(sum(arch)), {"train_time_s": 30.0 + 60 * arch[0] + 7 * arch[1]})
+
+
+def _rows(r, until=None):
+    return sorted((row["arch"], row["fitness"]) for row in r.archive if until is None or row["elapsed_s"] <= until)
+
+
+@pytest.mark.parametrize("method", ["rea", "ga-generational"])
+def test_cancel_stops_at_the_deadline_and_keeps_every_result_already_in(method):
+    kw = {"ga": {"steady": False}} if method == "ga-generational" else {}
+    name = method.split("-")[0]
+
+    def run(on_time):
+        return gptnas.search(SPACE, Durations(), method=name, budget=150, seed=2, workers=4, parallel="simulated",
+                             progress=False, search={"budget_time": 700, "on_time": on_time}, **kw)
+    cut, done = run("cancel"), run("finish")
+    assert cut.status == done.status == "time"
+    assert cut.state.elapsed_s == 700  # the clock stops at the deadline, not at the next result after it
+    assert max(row["elapsed_s"] for row in cut.archive) <= 700 < max(row["elapsed_s"] for row in done.archive)
+    # what had finished by the deadline is kept, a generation cut short included; nothing else
+    assert _rows(cut) == _rows(done, until=700) and cut.state.cancelled > 0
+
+
+def test_finish_says_it_waits_for_the_evaluations_in_flight(caplog):
+    with caplog.at_level("WARNING", logger="gptnas.search.engine"):
+        r = gptnas.search(SPACE, Durations(), method="rea", budget=150, seed=2, workers=4, parallel="simulated",
+                          progress=False, search={"budget_time": 700})
+    assert r.status == "time"
+    assert any("time budget spent: waiting for the" in rec.getMessage() for rec in caplog.records)
+
+
+class HangOnD:
+    """0.2 s per evaluation, an hour for architectures starting with ``d``."""
+
+    def __call__(self, arch):
+        time.sleep(3600 if arch[0] == 3 else 0.2)
+        return float(sum(arch))
+
+
+def test_cancel_stops_an_evaluation_that_never_returns_at_the_deadline(tmp_path):
+    t0 = time.monotonic()
+    r = gptnas.search(SPACE, HangOnD(), method="rea", budget=200, seed=3, workers=3, progress=False,
+                      out=tmp_path / "r", search={"budget_time": 8, "on_time": "cancel"})
+    took = time.monotonic() - t0
+    assert r.status == "time" and r.evaluations >= 1 and r.state.cancelled >= 1
+    assert took < 30, took  # not the hour the hung evaluation would take
+    import json
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert 8 <= summary["wall_time_s"] < 12 and summary["evaluations"] == r.evaluations
+    assert all(row["elapsed_s"] <= 8 for row in r.archive)

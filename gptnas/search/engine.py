@@ -464,6 +464,9 @@ class Search:
                 state.status = "time"
                 if self.on_time == "cancel":
                     self.cancel()
+                elif self.in_flight():
+                    log.warning("time budget spent: waiting for the %d evaluation(s) in flight to finish "
+                                "(search.on_time=cancel stops them at the deadline)", self.in_flight())
                 return
             if self.queue or ((self.waiting or self.replaying) and self.in_flight() >= self.capacity):
                 return
@@ -612,10 +615,20 @@ class Search:
         else:
             if not self.waiting:
                 raise RuntimeError("the engine waits for a result with nothing in flight (a bug: please report)")
-            token, res = self.shielded(self.backend.next_done, with_torch=self.batches)
+            deadline = self.on_time == "cancel" and self.budget_time is not None and \
+                getattr(self.backend, "timed_wait", False)
+            if deadline:  # wait no longer than the time budget: what is still running then is stopped
+                got = self.shielded(self.backend.next_done, max(0.0, self.budget_time - self.clock()))
+                if got is None:
+                    self.state.status = "time"
+                    self.cancel()
+                    return
+                token, res = got
+            else:
+                token, res = self.shielded(self.backend.next_done, with_torch=self.batches)
             key = self.waiting.pop(token)
             if self.on_time == "cancel" and not self.batches and self.time_is_up(self.clock()):
-                self.state.status = "time"  # it was still in flight when the time ran out
+                self.state.status = "time"  # it finished only after the time ran out
                 self.cancel(also=1)
                 return
             now = self.clock()
@@ -638,18 +651,24 @@ class Search:
         return all(k is None or k in cache or k in arrived for k in unit.keys)
 
     def cancel(self, also: int = 0) -> None:
-        """Stop what is in flight (``search.on_time=cancel``): not recorded, counted in ``state.cancelled``."""
-        n = len(self.waiting) + len(self.queue) + also
+        """Stop what is in flight (``search.on_time=cancel``): not recorded, counted in ``state.cancelled``. Every
+        result already in is kept: a unit (a generation) cut short is told with the children whose results came."""
+        running, waiting = len(self.waiting) + also, len(self.queue)
         if self.waiting and getattr(self.backend, "cancel", None) is not None:
             self.shielded(self.backend.cancel)
+        stopped = set(self.waiting.values()) | set(self.queue)
         self.waiting.clear()
         self.queue.clear()
+        for unit in self.open:
+            if not self.complete(unit):  # keep its children whose results came; the rest are not evaluated
+                unit.keys = [None if k in stopped or (k in unit.new and k not in self.arrived and
+                                                      k not in self.state.cache) else k for k in unit.keys]
+                unit.new = [k for k in unit.new if k in self.arrived]
         self.open = deque(u for u in self.open if self.complete(u))
-        kept = self.flying()
-        self.arrived = {k: r for k, r in self.arrived.items() if k in kept}
-        self.state.cancelled += n
-        if n:
-            log.warning("time budget spent: %d evaluation(s) in flight cancelled", n)
+        self.state.cancelled += running + waiting
+        if running + waiting:
+            log.warning("time budget spent: %d evaluation(s) running stopped%s; every result already in is kept",
+                        running, f", {waiting} not started" if waiting else "")
 
     # Telling ----------------------------------------------------------------------------------------------------
     def tell(self, unit: Unit) -> None:

@@ -250,13 +250,19 @@ class ProcessMap(_Map):
     def in_flight(self) -> int:
         return len(self._futures) + len(self._done)
 
-    def next_done(self) -> tuple[int, object]:
-        """The next ``(token, result)`` to complete (blocks). A worker's death breaks the whole pool: every item in
-        flight is then evaluated again, one at a time in a fresh pool, and one that dies twice is a failure."""
+    #: ``next_done`` takes a ``timeout`` (the engine's deadline for ``search.on_time=cancel``).
+    timed_wait = True
+
+    def next_done(self, timeout: Optional[float] = None) -> Optional[tuple[int, object]]:
+        """The next ``(token, result)`` to complete (blocks; None when ``timeout`` seconds pass first). A worker's
+        death breaks the whole pool: every item in flight is then evaluated again, one at a time in a fresh pool,
+        and one that dies twice is a failure."""
         while not self._done:
             if not self._futures:
                 raise RuntimeError("next_done() with nothing in flight")
-            done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                return None
             broken = []
             for fut in sorted(done, key=lambda f: self._futures[f][0]):
                 token, item = self._futures.pop(fut)
@@ -382,8 +388,14 @@ class RayMap(_Map):
     def in_flight(self) -> int:
         return len(self._refs)
 
-    def next_done(self) -> tuple[int, object]:
-        (ref,), _ = self.ray.wait(list(self._refs), num_returns=1)
+    timed_wait = True
+
+    def next_done(self, timeout: Optional[float] = None) -> Optional[tuple[int, object]]:
+        """The next ``(token, result)`` to complete; None when ``timeout`` seconds pass first."""
+        ready, _ = self.ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+        if not ready:
+            return None
+        ref = ready[0]
         token, item = self._refs.pop(ref)
         return token, self._get(ref, item)
 
@@ -453,7 +465,14 @@ class SimulatedMap(_Map):
     def in_flight(self) -> int:
         return len(self._heap)
 
-    def next_done(self) -> tuple[int, object]:
+    timed_wait = True
+
+    def next_done(self, timeout: Optional[float] = None) -> Optional[tuple[int, object]]:
+        """The next ``(token, result)`` in virtual time; None (the clock moved on by ``timeout``) when none
+        completes within ``timeout`` virtual seconds."""
+        if timeout is not None and self._heap[0][0] > self.now + timeout:
+            self.now += timeout
+            return None
         end, token, res = heapq.heappop(self._heap)
         self.now = max(self.now, end)
         return token, res

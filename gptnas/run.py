@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted; the last finished generation is saved: "
+        print(f"\ninterrupted: every finished evaluation is saved; continue with "
               f"python -m gptnas.run --resume {target}", file=sys.stderr)
         return 130
     except OSError as e:  # the disk, not the run: full, read-only, permissions; anything else keeps its traceback

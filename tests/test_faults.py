@@ -123,3 +123,38 @@ def test_cancel_stops_an_evaluation_that_never_returns_at_the_deadline(tmp_path)
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert 8 <= summary["wall_time_s"] < 12 and summary["evaluations"] == r.evaluations
     assert all(row["elapsed_s"] <= 8 for row in r.archive)
+
+
+# 3. Ctrl-C with workers -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_with_workers_stops_in_one_line_and_the_run_resumes(tmp_path, presses):
+    import json
+    import os
+    import signal
+    (tmp_path / "userfit.py").write_text("import time\n\ndef slow(arch):\n    time.sleep(0.2)\n"
+                                         "    return float(sum(arch))\n")
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "gptnas.run", "--space", "nb201", "--fitness", "userfit:slow", "--method", "rea",
+           "--budget", "60", "--workers", "4", "--seed", "2", "--no-progress", "--out", str(out)]
+    p = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)  # its own process group, as a terminal's foreground job
+    journal = out / "evaluations.jsonl"
+    t0 = time.monotonic()
+    while not (journal.exists() and len(journal.read_text().splitlines()) >= 8):
+        assert p.poll() is None and time.monotonic() - t0 < 120, p.communicate()
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C sends: the search process and every worker
+    if presses == 2:  # an impatient second press while it stops: exit at once, still resumable
+        time.sleep(0.05)
+        os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert f"continue with python -m gptnas.run --resume {out}" in err
+    if presses == 1:
+        assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+    r = subprocess.run([sys.executable, "-m", "gptnas.run", "--resume", str(out), "--no-progress", "-q"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["evaluations"] == 60

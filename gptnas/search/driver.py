@@ -429,7 +429,15 @@ def _run(p: Prepared, rd: RunDir, state: SearchState, progress: bool, answers: d
         ck.answers = search.answers  # what the replay has still to take: kept in pending.jsonl until it has
         try:
             search.run(state)
-        except (KeyboardInterrupt, SearchFailed):
+        except KeyboardInterrupt:
+            # a readable picture of the work so far, marked as such; the checkpoint (status running) resumes it
+            status, state.status = state.status, "interrupted"
+            try:
+                write_results(p, rd, state)
+            finally:
+                state.status = status
+            raise
+        except SearchFailed:
             write_results(p, rd, state)  # a readable picture of the work so far; the checkpoint is already safe
             raise
     elif state.status == "failed":

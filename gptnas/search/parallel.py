@@ -54,7 +54,11 @@ def _orphan_watch(parent: int) -> None:
 
 def _init_worker(fn_bytes: bytes, gpu_queue, sharers: int) -> None:
     global _worker_fn
+    import signal
     import threading
+    # Ctrl-C reaches the terminal's whole process group: the search process stops its workers itself (a worker's
+    # own KeyboardInterrupt would only print a traceback per worker)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_orphan_watch, args=(os.getppid(),), daemon=True, name="gptnas-orphan-watch").start()
     os.environ[SHARERS_ENV] = str(sharers)
     # The workers share the cores: torch's default (one thread per core in each) makes them fight over them.

@@ -158,3 +158,37 @@ def test_ctrl_c_with_workers_stops_in_one_line_and_the_run_resumes(tmp_path, pre
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["evaluations"] == 60
+
+
+# 4. Workers and their start-up ------------------------------------------------------------------------------------
+def test_no_more_worker_processes_than_the_budget_and_a_word_above_the_cores(caplog, monkeypatch):
+    import os
+    from gptnas.search.parallel import ProcessMap, make_map
+    monkeypatch.delenv("GPTNAS_OVERSUBSCRIBE", raising=False)
+    pm = make_map("process", 40, budget=3)
+    assert isinstance(pm, ProcessMap) and pm.workers == 3 and pm.slots == 40  # the lag and results unchanged
+    cores = os.cpu_count() or 1
+    with caplog.at_level("WARNING", logger="gptnas.search.parallel"):
+        make_map("process", cores + 1, budget=100)
+    assert any(f"{cores + 1} worker processes on {cores} cores" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    monkeypatch.setenv("GPTNAS_OVERSUBSCRIBE", "1")
+    with caplog.at_level("WARNING", logger="gptnas.search.parallel"):
+        make_map("process", cores + 1, budget=100)
+    assert not caplog.records
+
+
+def test_the_system_refusing_worker_processes_is_one_line(monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gptnas.errors import ConfigError
+    from gptnas.search.parallel import ProcessMap
+
+    def refuse(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(ProcessPoolExecutor, "_launch_processes", refuse)
+    pm = ProcessMap(10000)
+    with pytest.raises(ConfigError, match="could not start 10000 worker processes: the system refused "
+                                          r"\(Resource temporarily unavailable\); use fewer --workers"):
+        pm.submit(HangSome(), [0, 0, 0, 0])
+    pm.close()

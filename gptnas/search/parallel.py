@@ -144,12 +144,14 @@ class _Map:
 class ProcessMap(_Map):
     """``map`` over a spawned process pool; the function is shipped to each worker once, not per item.
 
-    Args: workers (processes), device (the training device the run asked for: decides how workers are pinned).
+    Args: workers (evaluations in flight at once: the engine's slots), device (the training device the run asked
+    for: decides how workers are pinned), processes (how many to start, when fewer than ``workers`` can ever be
+    busy: a budget smaller than the workers; the rest queue, which changes no result).
     """
 
-    def __init__(self, workers: int, device: str = "auto"):
-        self.workers, self.device = int(workers), str(device)
-        self.slots = self.workers
+    def __init__(self, workers: int, device: str = "auto", processes: Optional[int] = None):
+        self.workers, self.device = int(processes or workers), str(device)
+        self.slots = int(workers)
         self._pool: ProcessPoolExecutor | None = None
         self._digest: str | None = None
         self._fn_bytes = b""
@@ -175,6 +177,10 @@ class ProcessMap(_Map):
         if launch is not None:
             try:
                 launch()
+            except OSError as e:  # the system refused a process (too many, no memory): say so, do not hang
+                self.cancel()
+                raise ConfigError(f"could not start {self.workers} worker processes: the system refused "
+                                  f"({e.strerror or e}); use fewer --workers") from None
             except Exception:  # noqa: BLE001 - a Python whose pool has no such step spawns on demand
                 pass
         if not self._probed:
@@ -501,11 +507,12 @@ def _ray_call(fn_bytes, item, pinned: bool = False):
 
 
 def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpus_per_task: Optional[float] = None,
-             device: str = "auto", wants_gpu: bool = False):
+             device: str = "auto", wants_gpu: bool = False, budget: Optional[int] = None):
     """The ``map`` for ``backend``; ``serial`` (or 1 worker without Ray) is the builtin ``map``.
 
     ``device``: the training device asked for (how process workers are pinned); ``wants_gpu``: whether evaluations
-    train on a GPU when there is one (Ray then asks for one per task unless ``gpus_per_task`` says otherwise).
+    train on a GPU when there is one (Ray then asks for one per task unless ``gpus_per_task`` says otherwise);
+    ``budget``: evaluations the run may make (no more worker processes are started than that).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown parallel backend {backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -515,7 +522,16 @@ def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpu
     if backend == "simulated":
         return SimulatedMap(workers, duration=recorded_duration)
     if backend == "process" and workers > 1:
-        return ProcessMap(workers, device)
+        processes = min(workers, budget) if budget else workers
+        if processes < workers:
+            log.info("%d workers asked for a budget of %d evaluations: %d worker processes started", workers,
+                     budget, processes)
+        cores = os.cpu_count() or 1
+        if processes > cores and not os.environ.get("GPTNAS_OVERSUBSCRIBE"):
+            log.warning("%d worker processes on %d cores: evaluations that compute here share the cores (when they "
+                        "wait on other machines or sleep, set GPTNAS_OVERSUBSCRIBE=1 to silence this)", processes,
+                        cores)
+        return ProcessMap(workers, device, processes=processes)
     return map
 
 

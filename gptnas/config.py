@@ -55,16 +55,18 @@ class SearchConfig(OldSearchOptions):
     section (given here as before methods had sections: :class:`gptnas.compat.OldSearchOptions`)."""
 
     ENGINE = ("method", "budget", "generations", "stall_limit", "max_failed_share", "budget_time", "on_time",
-              "order", "lag", "eval_timeout")
+              "order", "lag", "eval_timeout", "max_tasks_per_worker")
 
     def __init__(self, method: str = DEFAULT_METHOD, budget: Optional[int] = None, generations: Optional[int] = None,
                  stall_limit: int = 200, max_failed_share: float = 0.5, budget_time=None, on_time: str = "finish",
-                 order: str = "lag", lag: Optional[int] = None, eval_timeout=None, **options):
+                 order: str = "lag", lag: Optional[int] = None, eval_timeout=None,
+                 max_tasks_per_worker: Optional[int] = None, **options):
         self.method, self.budget, self.generations = method, budget, generations
         self.stall_limit, self.max_failed_share = stall_limit, max_failed_share
         # With several workers (gptnas.search.engine): which results a proposal sees, and a time budget.
         self.budget_time, self.on_time, self.order, self.lag = budget_time, on_time, order, lag
         self.eval_timeout = eval_timeout  # seconds (or "2h") after which one evaluation is stopped and failed
+        self.max_tasks_per_worker = max_tasks_per_worker  # a worker process is replaced after this many (leaks)
         object.__setattr__(self, "options", dict(options))
 
     def to_dict(self) -> dict:
@@ -208,7 +210,7 @@ def from_recorded(d: dict[str, Any]) -> RunConfig:
 RESUMABLE_CHANGES = frozenset({
     "out", "workers", "parallel", "ray_address", "gpus_per_task", "threads", "python_path", "data", "cache_dir",
     "train.device", "train.num_workers", "train.data_root", *MOVED,  # (and old keys of these)
-    "llm.url", "llm.timeout_s", "llm.retries", "llm.backoff_s", "llm.deadline_s"})
+    "llm.url", "llm.timeout_s", "llm.retries", "llm.backoff_s", "llm.deadline_s", "search.max_tasks_per_worker"})
 #: What ``--resume`` (and ``gptnas.resume``) may be given: a larger budget, and where the evaluations run.
 RESUME_OVERRIDES = ("search.budget", "search.budget_time", "workers", "parallel", "ray_address", "threads",
                     "gpus_per_task")
@@ -450,6 +452,8 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
                           f"cancel, got {s.on_time!r}")
     if s.lag is not None:
         _positive_int("search.lag", s.lag)
+    if s.max_tasks_per_worker is not None:
+        _positive_int("search.max_tasks_per_worker", s.max_tasks_per_worker)
     cfg.llm.validate()
     # The method (and the wrappers its config asks for) validates its own options; the resolved ones are what
     # config.yaml records.

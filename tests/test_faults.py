@@ -192,3 +192,23 @@ def test_the_system_refusing_worker_processes_is_one_line(monkeypatch):
                                           r"\(Resource temporarily unavailable\); use fewer --workers"):
         pm.submit(HangSome(), [0, 0, 0, 0])
     pm.close()
+
+
+class Pid:
+    def __call__(self, arch):
+        import os
+
+        from gptnas.evaluators.base import EvalResult
+        return EvalResult(float(sum(arch)), {"pid": os.getpid()})
+
+
+def test_a_worker_is_replaced_after_max_tasks_per_worker_evaluations():
+    import json
+
+    def pids(**search):
+        r = gptnas.search(SPACE, Pid(), method="rea", budget=12, seed=0, workers=2, progress=False, search=search)
+        return r, {json.loads(row["extras"])["pid"] for row in r.archive}
+    leaky, many = pids(max_tasks_per_worker=2)
+    plain, few = pids()
+    assert len(few) == 2 and len(many) >= 6  # a fresh process every 2 evaluations (a leak stays bounded)
+    assert [row["arch"] for row in leaky.archive] == [row["arch"] for row in plain.archive]  # nothing else changes

@@ -113,7 +113,8 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     toolbox.register("evaluate", evaluator)
     wants_gpu = cfg.fitness_kind == "train" and str(cfg.train.device).lower() != "cpu"
     toolbox.register("map", make_map(cfg.parallel, cfg.workers, cfg.ray_address, cfg.gpus_per_task,
-                                     device=cfg.train.device, wants_gpu=wants_gpu, budget=cfg.search.budget))
+                                     device=cfg.train.device, wants_gpu=wants_gpu, budget=cfg.search.budget,
+                                     max_tasks=cfg.search.max_tasks_per_worker))
     method.register(toolbox)
     return Prepared(cfg, space, evaluator, rngs, toolbox, method, progress)
 

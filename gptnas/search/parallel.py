@@ -149,8 +149,10 @@ class ProcessMap(_Map):
     busy: a budget smaller than the workers; the rest queue, which changes no result).
     """
 
-    def __init__(self, workers: int, device: str = "auto", processes: Optional[int] = None):
+    def __init__(self, workers: int, device: str = "auto", processes: Optional[int] = None,
+                 max_tasks: Optional[int] = None):
         self.workers, self.device = int(processes or workers), str(device)
+        self.max_tasks = max_tasks  # evaluations a worker process makes before a fresh one replaces it
         self.slots = int(workers)
         self._pool: ProcessPoolExecutor | None = None
         self._digest: str | None = None
@@ -170,7 +172,8 @@ class ProcessMap(_Map):
             for g in plan:
                 queue.put((g, plan.count(g)))
         self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_worker,
-                                         initargs=(self._fn_bytes, queue, self.workers))
+                                         initargs=(self._fn_bytes, queue, self.workers),
+                                         max_tasks_per_child=self.max_tasks)
         # Every worker now: the pool would spawn them one per submit (a quarter second each on 2 cores, with the
         # search waiting) while the asynchronous engine fills the workers.
         launch = getattr(self._pool, "_launch_processes", None)
@@ -326,7 +329,7 @@ class RayMap(_Map):
     """
 
     def __init__(self, address: str | None = None, num_gpus: Optional[float] = None, num_cpus: int | None = None,
-                 wants_gpu: bool = False, slots: int = 1):
+                 wants_gpu: bool = False, slots: int = 1, max_tasks: Optional[int] = None):
         try:
             import ray
         except ImportError:
@@ -335,6 +338,7 @@ class RayMap(_Map):
         self.address = address or os.environ.get("RAY_ADDRESS")
         self.num_gpus, self.num_cpus, self.wants_gpu = num_gpus, num_cpus, wants_gpu
         self.slots = int(slots)
+        self.max_tasks = max_tasks  # Ray's max_calls: tasks a worker runs before a fresh one replaces it
         self._remote = None
         self._fn_ref = None
         self._digest = None
@@ -353,7 +357,8 @@ class RayMap(_Map):
             self.num_gpus = 1.0 if self.wants_gpu and has_gpus else 0.0
             if self.num_gpus:
                 log.info("Ray: each evaluation asks for one GPU (set gpus_per_task to change it)")
-        self._remote = self.ray.remote(num_gpus=self.num_gpus, max_retries=1)(_ray_call)
+        self._remote = self.ray.remote(num_gpus=self.num_gpus, max_retries=1,
+                                       **({"max_calls": self.max_tasks} if self.max_tasks else {}))(_ray_call)
 
     def imap(self, fn: Callable, items: Iterable) -> Iterator[tuple[int, object]]:
         """``(index, fn(items[index]))`` in the order the tasks complete."""
@@ -507,18 +512,20 @@ def _ray_call(fn_bytes, item, pinned: bool = False):
 
 
 def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpus_per_task: Optional[float] = None,
-             device: str = "auto", wants_gpu: bool = False, budget: Optional[int] = None):
+             device: str = "auto", wants_gpu: bool = False, budget: Optional[int] = None,
+             max_tasks: Optional[int] = None):
     """The ``map`` for ``backend``; ``serial`` (or 1 worker without Ray) is the builtin ``map``.
 
     ``device``: the training device asked for (how process workers are pinned); ``wants_gpu``: whether evaluations
     train on a GPU when there is one (Ray then asks for one per task unless ``gpus_per_task`` says otherwise);
-    ``budget``: evaluations the run may make (no more worker processes are started than that).
+    ``budget``: evaluations the run may make (no more worker processes are started than that); ``max_tasks``:
+    evaluations a worker makes before a fresh process replaces it (``search.max_tasks_per_worker``: a leak's bound).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown parallel backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend == "ray":
         return RayMap(ray_address, num_gpus=gpus_per_task, num_cpus=workers if workers > 1 else None,
-                      wants_gpu=wants_gpu, slots=workers)
+                      wants_gpu=wants_gpu, slots=workers, max_tasks=max_tasks)
     if backend == "simulated":
         return SimulatedMap(workers, duration=recorded_duration)
     if backend == "process" and workers > 1:
@@ -531,7 +538,7 @@ def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpu
             log.warning("%d worker processes on %d cores: evaluations that compute here share the cores (when they "
                         "wait on other machines or sleep, set GPTNAS_OVERSUBSCRIBE=1 to silence this)", processes,
                         cores)
-        return ProcessMap(workers, device, processes=processes)
+        return ProcessMap(workers, device, processes=processes, max_tasks=max_tasks)
     return map
 
 

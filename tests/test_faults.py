@@ -212,3 +212,30 @@ def test_a_worker_is_replaced_after_max_tasks_per_worker_evaluations():
     plain, few = pids()
     assert len(few) == 2 and len(many) >= 6  # a fresh process every 2 evaluations (a leak stays bounded)
     assert [row["arch"] for row in leaky.archive] == [row["arch"] for row in plain.archive]  # nothing else changes
+
+
+# 5. Results that cannot travel ------------------------------------------------------------------------------------
+class BadExtras:
+    """Architectures starting with ``d`` return extras that cannot travel (``kind="lambda"``) or a test accuracy that
+    is no number (``kind="test"``); the others a plain result."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def __call__(self, arch):
+        from gptnas.evaluators.base import EvalResult
+        if arch[0] == 3:
+            return EvalResult(1.0, {"f": (lambda: 1)} if self.kind == "lambda" else {"test": "high"})
+        return EvalResult(float(sum(arch)), {"test": 50.0})
+
+
+@pytest.mark.parametrize("kind,reason", [("lambda", "its extras cannot be sent from a worker process"),
+                                         ("test", "extras['test'] is str 'high': it must be the test accuracy")])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_result_that_cannot_travel_is_that_evaluation_failing(kind, reason, workers):
+    r = gptnas.search(SPACE, BadExtras(kind), method="rea", budget=12, seed=0, workers=workers, progress=False,
+                      search={"max_failed_share": 0.9})
+    assert r.status == "complete" and r.evaluations == 12
+    bad = [row for row in r.archive if SPACE.parse(row["arch"])[0] == 3]
+    assert bad and all(reason in row["failed"] for row in bad)
+    assert all(not row["failed"] for row in r.archive if SPACE.parse(row["arch"])[0] != 3)

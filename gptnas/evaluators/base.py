@@ -84,6 +84,10 @@ def as_result(value) -> EvalResult:
     if isinstance(value, EvalResult):
         if not value.failed and not _finite(value.fitness):
             return EvalResult.failure(_non_finite(value.fitness), **value.extras)
+        t = value.extras.get("test") if isinstance(value.extras, dict) else None
+        if t is not None and _number(t) is None:
+            return EvalResult.failure(f"extras['test'] is {type(t).__name__} {str(t)[:40]!r}: it must be the test "
+                                      "accuracy, a number (leave it out when there is none)")
         return value
     x = value
     if isinstance(value, (tuple, list)) or (hasattr(value, "shape") and getattr(value, "ndim", 0) >= 1):

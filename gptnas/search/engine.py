@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import signal
 import threading
 import time
@@ -107,6 +108,12 @@ class TimedEvaluate:
             finally:
                 if alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
+            if res.extras:
+                try:  # what a worker process sends back: checked here, so any backend fails it the same way
+                    pickle.dumps(res.extras)
+                except Exception as e:  # noqa: BLE001 - whatever pickling raises
+                    res = EvalResult.failure(f"its extras cannot be sent from a worker process ({type(e).__name__}: "
+                                             f"{e}): keep them to numbers, text, lists and dicts")
         except EvalTimeout:  # (also when the limit came as the evaluation returned: it ran to the limit)
             res = EvalResult.failure(f"timed out after {self.timeout:g} s (search.eval_timeout)")
         except GptnasError:

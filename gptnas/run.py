@@ -15,6 +15,7 @@ import argparse
 import errno
 import logging
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -234,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
               f"python -m gptnas.run --resume {target}", file=sys.stderr)
         return 130
     except OSError as e:  # the disk, not the run: full, read-only, permissions; anything else keeps its traceback
+        if e.errno == errno.ENOENT and target and not Path(target).exists():
+            print(f"error: the run directory {target} disappeared while the run was writing to it: nothing more "
+                  "can be saved there; start the run again", file=sys.stderr)
+            return 2
         if e.errno not in DISK_ERRORS:
             raise
         where = f" ({e.filename})" if e.filename else ""

@@ -239,3 +239,23 @@ def test_a_result_that_cannot_travel_is_that_evaluation_failing(kind, reason, wo
     bad = [row for row in r.archive if SPACE.parse(row["arch"])[0] == 3]
     assert bad and all(reason in row["failed"] for row in bad)
     assert all(not row["failed"] for row in r.archive if SPACE.parse(row["arch"])[0] != 3)
+
+
+def test_a_run_directory_deleted_mid_run_is_one_line(tmp_path):
+    import shutil
+    (tmp_path / "userfit.py").write_text("import time\n\ndef slow(arch):\n    time.sleep(0.1)\n"
+                                         "    return float(sum(arch))\n")
+    out = tmp_path / "r"
+    p = subprocess.Popen([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--fitness", "userfit:slow",
+                          "--method", "rea", "--budget", "400", "--no-progress", "-q", "--out", str(out)],
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = out / "evaluations.jsonl"
+    t0 = time.monotonic()
+    while not (journal.exists() and journal.read_text().count("\n") >= 3):
+        assert p.poll() is None and time.monotonic() - t0 < 120, p.communicate()
+        time.sleep(0.05)
+    while out.exists():  # (a file the run writes meanwhile can make one pass miss it)
+        shutil.rmtree(out, ignore_errors=True)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2, err
+    assert "Traceback" not in err and f"the run directory {out} disappeared" in err

@@ -351,7 +351,13 @@ class RayMap(_Map):
         if not self.ray.is_initialized():
             kw = {"address": self.address} if self.address else {"num_cpus": self.num_cpus,
                                                                   "include_dashboard": False}
-            self.ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+            try:
+                self.ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+            except (ConnectionError, TimeoutError) as e:  # an address nobody answers at: one line, not Ray's trace
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+                first = str(e).splitlines()[0][:120] if str(e) else ""
+                raise ConfigError(f"could not connect to {where} ({type(e).__name__}: {first}): check --ray-address"
+                                  " / $RAY_ADDRESS, or leave it out to start a local one") from None
         if self.num_gpus is None:
             has_gpus = self.ray.cluster_resources().get("GPU", 0) > 0
             self.num_gpus = 1.0 if self.wants_gpu and has_gpus else 0.0

@@ -274,3 +274,21 @@ def test_a_ray_address_nobody_answers_at_is_one_line(monkeypatch):
                                           r"\(ConnectionError: Could not find any running Ray instance\.\): check "
                                           "--ray-address"):
         RayMap("10.255.255.1:6379", slots=2).submit(HangSome(), [0, 0, 0, 0])
+
+
+def test_the_limit_puts_back_a_timer_someone_else_set():
+    # pytest-timeout (and a user's own code) may use the same timer signal: it still fires, on time
+    import signal
+    from gptnas.search.engine import TimedEvaluate
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(time.monotonic()))
+    try:
+        t0 = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.6)
+        res, _ = TimedEvaluate(lambda a: (time.sleep(0.1), 1.0)[1], timeout=5)([0])
+        assert res.fitness == 1.0 and not fired
+        time.sleep(1.0)
+        assert len(fired) == 1 and 0.5 < fired[0] - t0 < 0.9
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -99,9 +99,9 @@ class TimedEvaluate:
     def __call__(self, genome):
         t0 = time.perf_counter()
         alarm = getattr(self, "timeout", None) is not None and can_time_out()
-        if alarm:
+        if alarm:  # (a timer someone else set, pytest-timeout's say, is put back afterwards, less the time spent)
             previous = signal.signal(signal.SIGALRM, _on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
+            old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, self.timeout)
         try:
             try:
                 res = as_result(self.evaluate(genome))
@@ -123,6 +123,9 @@ class TimedEvaluate:
         finally:
             if alarm:
                 signal.signal(signal.SIGALRM, previous)
+                if old_delay > 0:
+                    left = old_delay - (time.perf_counter() - t0)
+                    signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), old_interval)
         return res, time.perf_counter() - t0
 
 

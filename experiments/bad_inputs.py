@@ -140,7 +140,45 @@ def cases(data: str) -> list[dict]:
         # §5 waiting and advice
         dict(what="--set search=null", rc=2, setup=None, cmd=[*CLI, "--method", "rea", "--set", "search=null"]),
         dict(what='--rank-from ""', rc=2, setup=None, cmd=[*CLI, *nb, "--method", "lmsearcher", "--rank-from", ""]),
+        # issue 36: the engine under faults
+        dict(what="--eval-timeout soon", rc=2, setup=None, cmd=[*CLI, *SPACE, "--eval-timeout", "soon"]),
+        dict(what="an evaluation that never returns, --eval-timeout 1s --workers 2", rc=0, setup=userfit,
+             cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:hang_some", "--method", "rea", "--budget", "12",
+                  "--eval-timeout", "1s", "--workers", "2", "--set", "search.max_failed_share=0.9", "--out", "r"]),
+        dict(what="an evaluation that never returns, --budget-time 6s --set search.on_time=cancel --workers 2",
+             rc=0, setup=userfit, cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:hang_some", "--method", "rea",
+                                       "--budget", "100", "--budget-time", "6s", "--set", "search.on_time=cancel",
+                                       "--workers", "2", "--seed", "3", "--out", "r"]),
+        dict(what="--workers 10000 --budget 4", rc=0, setup=None,
+             cmd=[*CLI, *SPACE, "--method", "rea", "--workers", "10000", "--budget", "4", "--out", "r"]),
+        dict(what="--set search.max_tasks_per_worker=0", rc=2, setup=None,
+             cmd=[*CLI, *SPACE, "--set", "search.max_tasks_per_worker=0"]),
+        dict(what="extras a worker cannot send back (a lambda), --workers 2", rc=0, setup=userfit,
+             cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:lambda_extras", "--method", "rea", "--budget",
+                  "12", "--workers", "2", "--set", "search.max_failed_share=0.9", "--out", "r"]),
+        dict(what='extras={"test": "high"}, --workers 2', rc=0, setup=userfit,
+             cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:test_high", "--method", "rea", "--budget", "12",
+                  "--workers", "2", "--set", "search.max_failed_share=0.9", "--out", "r"]),
     ]
+
+
+def userfit(d: Path) -> None:
+    """A user's fitness module with the faults of issue 36."""
+    (d / "userfit.py").write_text(textwrap.dedent("""\
+        import time
+        from gptnas.evaluators import EvalResult
+
+        def hang_some(arch):
+            if arch[0] == 3:
+                time.sleep(3600)
+            return float(sum(arch))
+
+        def lambda_extras(arch):
+            return EvalResult(float(sum(arch)), {"f": (lambda: 1)} if arch[0] == 3 else {})
+
+        def test_high(arch):
+            return EvalResult(float(sum(arch)), {"test": "high"} if arch[0] == 3 else {})
+        """))
 
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

@@ -430,14 +430,16 @@ def _run(p: Prepared, rd: RunDir, state: SearchState, progress: bool, answers: d
         ck.answers = search.answers  # what the replay has still to take: kept in pending.jsonl until it has
         try:
             search.run(state)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             # a readable picture of the work so far, marked as such; the checkpoint (status running) resumes it
             status, state.status = state.status, "interrupted"
             try:
                 write_results(p, rd, state)
+            except BaseException:  # noqa: BLE001 - a second Ctrl-C (or what it broke: an import it cut short)
+                log.debug("results not written: interrupted again", exc_info=True)  # exits at once, resumable
             finally:
                 state.status = status
-            raise
+            raise stop
         except SearchFailed:
             write_results(p, rd, state)  # a readable picture of the work so far; the checkpoint is already safe
             raise

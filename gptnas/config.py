@@ -177,7 +177,7 @@ def from_dict(d: dict[str, Any], _recorded: bool = False) -> RunConfig:
     """Build a config from nested plain data (e.g. YAML), rejecting unknown keys by name."""
     if not isinstance(d, dict):
         raise ConfigError(f"a run configuration must be a mapping, got {type(d).__name__}")
-    d, via_old = translate(d, FIELDS, SearchConfig.ENGINE)  # old keys to where they are now (gptnas.compat)
+    d, _ = translate(d, FIELDS, SearchConfig.ENGINE)  # old keys to where they are now (gptnas.compat)
     kwargs, sections = {}, {}
     method = (d.get("search") or {}).get("method") if isinstance(d.get("search"), dict) else None
     own = method[len(PREFIX):] if is_object(method) else None
@@ -192,8 +192,8 @@ def from_dict(d: dict[str, Any], _recorded: bool = False) -> RunConfig:
         else:
             valid = sorted(set(FIELDS) | set(METHODS) | set(WRAPPERS))
             raise ConfigError(f"unknown config key {k!r}: valid keys are {', '.join(valid)}")
-    if _recorded:  # keys added since the run was recorded: the values it had then
-        for name in via_old:
+    if _recorded:  # keys added since the run was recorded (a run records every key it had): the values it had then
+        for name in [n for n in sections if section_class(n) is not None]:
             for key, value in section_class(name).recorded_before.items():
                 sections[name].setdefault(key, value)
     return RunConfig(**kwargs, sections=sections)

@@ -92,3 +92,12 @@ def test_steady_children_are_new_while_new_ones_are_near():
             assert r.evaluations == 400 and r.status == "complete"
         else:
             assert r.evaluations < 400  # the loop without it: the check above can fail
+
+
+def test_a_run_recorded_before_the_steady_loop_resumes_generational():
+    # a run directory written before ga.steady existed records no such key: its resume keeps the loop it ran
+    from gptnas.config import from_dict, from_recorded
+    recorded = {"space": "nb201", "workers": 4, "search": {"method": "ga", "budget": 40},
+                "ga": {"population": 20, "tournament": 3, "cxpb": 0.9, "mutpb": 0.3, "elitism": 1}}
+    assert from_recorded(recorded).sections["ga"]["steady"] is False
+    assert from_dict(recorded).sections["ga"].get("steady", "auto") == "auto"  # a new run: steady on 4 workers

@@ -113,13 +113,12 @@ def _classes():
     return [get_method(n) for n in METHODS], [get_wrapper(n) for n in WRAPPERS]
 
 
-def translate(d: dict, fields: tuple, engine: tuple) -> tuple[dict, set]:
+def translate(d: dict, fields: tuple, engine: tuple) -> dict:
     """A config tree in today's shape from one that may use older keys: a method's options under ``search``
     (``search.population``), sections named before they were the methods' (``gpt``, ``principles``, ``rank``),
     renamed options (``search.rea_batch``). Each old key goes to the first class that answers to it (its
     ``aliases``): the run's method, then the wrappers; a key only another method answers to is left out (an older
-    run's config.yaml holds every method's section). Returns ``(tree, names of the classes that got keys from an
-    old section)``. An explicit key in the new place wins over its old name. ``fields``: the tree's top-level keys
+    run's config.yaml holds every method's section). An explicit key in the new place wins over its old name. ``fields``: the tree's top-level keys
     that are not sections; ``engine``: the ``search`` section's own keys (:mod:`gptnas.config` passes both)."""
     from .core.objects import PREFIX
     from .errors import ConfigError
@@ -140,7 +139,6 @@ def translate(d: dict, fields: tuple, engine: tuple) -> tuple[dict, set]:
         if method.startswith(PREFIX) and sec == method[len(PREFIX):]:
             continue  # a method object's own section
         old += [(sec, k, v) for k, v in d.pop(sec).items()]
-    via_old = set()
     for sec, key, value in old:
         moved = MOVED.get(f"{sec}.{key}")
         if moved:
@@ -160,11 +158,9 @@ def translate(d: dict, fields: tuple, engine: tuple) -> tuple[dict, set]:
             section = d.setdefault(cls.name, {})
             if isinstance(section, dict):
                 section.setdefault(target, value)
-                if sec != "search":
-                    via_old.add(cls.name)
         else:
             log.debug("%s.%s is an option of %s, which this run does not use: left out", sec, key, cls.name)
-    return d, via_old
+    return d
 
 
 def is_old_section(name: str) -> bool:

@@ -177,7 +177,7 @@ def from_dict(d: dict[str, Any], _recorded: bool = False) -> RunConfig:
     """Build a config from nested plain data (e.g. YAML), rejecting unknown keys by name."""
     if not isinstance(d, dict):
         raise ConfigError(f"a run configuration must be a mapping, got {type(d).__name__}")
-    d, _ = translate(d, FIELDS, SearchConfig.ENGINE)  # old keys to where they are now (gptnas.compat)
+    d = translate(d, FIELDS, SearchConfig.ENGINE)  # old keys to where they are now (gptnas.compat)
     kwargs, sections = {}, {}
     method = (d.get("search") or {}).get("method") if isinstance(d.get("search"), dict) else None
     own = method[len(PREFIX):] if is_object(method) else None
@@ -347,7 +347,7 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     check_types(cfg)
     s = cfg.search
     if s.options:  # SearchConfig(method="rea", population=20): the options go to the method's section
-        tree, _ = translate({"search": {"method": s.method, **s.options}}, FIELDS, SearchConfig.ENGINE)
+        tree = translate({"search": {"method": s.method, **s.options}}, FIELDS, SearchConfig.ENGINE)
         s.options = {}
         for name, section in tree.items():
             if name != "search":

@@ -103,6 +103,10 @@ class History:
     def keys(self) -> list[str]:
         return list(self._keys)
 
+    def keys_from(self, start: int) -> list[str]:
+        """Keys of the evaluations from number ``start`` on (what a method has not seen yet), without copying all."""
+        return self._keys[start:]
+
     def proposed(self) -> set[str]:
         """Keys evaluated or still in flight: what a method proposing unseen architectures must avoid."""
         return set(self._keys) | self.in_flight

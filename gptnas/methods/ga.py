@@ -107,9 +107,8 @@ class GA(Method):
             return
         if getattr(self, "_seen_n", len(history) + 1) > len(history):  # the first ask of a search
             self._seen, self._seen_n = set(), 0
-        keys = history.keys()
-        self._seen.update(keys[self._seen_n:])  # only the new ones
-        self._seen_n = len(keys)
+        self._seen.update(history.keys_from(self._seen_n))  # only the new ones
+        self._seen_n = len(history)
         taken = self._seen | history.in_flight
         for i, child in enumerate(children):
             for _ in range(self.RETRIES):

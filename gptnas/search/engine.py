@@ -98,7 +98,7 @@ class TimedEvaluate:
 
     def __call__(self, genome):
         t0 = time.perf_counter()
-        alarm = getattr(self, "timeout", None) is not None and can_time_out()
+        alarm = self.timeout is not None and can_time_out()
         if alarm:  # (a timer someone else set, pytest-timeout's say, is put back afterwards, less the time spent)
             previous = signal.signal(signal.SIGALRM, _on_alarm)
             old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, self.timeout)

@@ -149,6 +149,17 @@ def cases(data: str) -> list[dict]:
              rc=0, setup=userfit, cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:hang_some", "--method", "rea",
                                        "--budget", "100", "--budget-time", "6s", "--set", "search.on_time=cancel",
                                        "--workers", "2", "--seed", "3", "--out", "r"]),
+        dict(what="an evaluation stuck where no signal reaches it (SIGALRM blocked), --eval-timeout 1s --workers 2",
+             rc=0, setup=userfit, cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:stuck_in_c", "--method", "rea",
+                                       "--budget", "12", "--eval-timeout", "1s", "--workers", "2",
+                                       "--set", "search.max_failed_share=0.9", "--out", "r"]),
+        dict(what="the same with one worker (--eval-timeout 1s)", rc=0, setup=userfit,
+             cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:stuck_in_c", "--method", "rea", "--budget", "12",
+                  "--eval-timeout", "1s", "--set", "search.max_failed_share=0.9", "--out", "r"]),
+        dict(what="an evaluation that never returns, one worker, --budget-time 6s --set search.on_time=cancel",
+             rc=0, setup=userfit, cmd=[*CLI, "--space", "nb201", "--fitness", "userfit:hang_some", "--method", "rea",
+                                       "--budget", "100", "--budget-time", "6s", "--set", "search.on_time=cancel",
+                                       "--seed", "3", "--out", "r"]),
         dict(what="--workers 10000 --budget 4", rc=0, setup=None,
              cmd=[*CLI, *SPACE, "--method", "rea", "--workers", "10000", "--budget", "4", "--out", "r"]),
         dict(what="--set search.max_tasks_per_worker=0", rc=2, setup=None,
@@ -170,6 +181,13 @@ def userfit(d: Path) -> None:
 
         def hang_some(arch):
             if arch[0] == 3:
+                time.sleep(3600)
+            return float(sum(arch))
+
+        def stuck_in_c(arch):
+            if arch[0] == 3:  # as a C call that never checks for signals: the timer's signal is blocked
+                import signal
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
                 time.sleep(3600)
             return float(sum(arch))
 

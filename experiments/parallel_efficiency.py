@@ -6,6 +6,12 @@ pool refills) is measured with it. Fitness is the table's CIFAR-10 validation ac
 
     python experiments/parallel_efficiency.py --data ../shared/data/nb201            # N = 1, 2, 4, 8; all methods
     python experiments/parallel_efficiency.py --data ../shared/data/nb201 --ray      # and Ray at N = 4
+    python experiments/parallel_efficiency.py --startup     # start-up included: the CLI, a user's sleeping fitness
+
+``--startup`` times what a user meets, worker start-up included: ``python -m gptnas.run`` with a user's pure-Python
+fitness (``startup_fitness.py``: sleeps 0.2–0.8 s, by the architecture's hash), random search, budget 60, with 1 and
+4 worker processes, ``--repeats`` times each; speed-up of the search's wall time (``summary.json``'s
+``wall_time_s``: worker start-up included) and of the whole command. Writes results/worker_startup.{md,json}.
 
 Writes experiments/results/parallel_efficiency.md (+ .png, + .json with every wall time).
 """
@@ -88,6 +94,48 @@ def timed_run(label: str, data: str, workers: int, budget: int, seed: int, mean:
             "eval_seconds": busy, "best": state.best_row()["fitness"], "status": state.status}
 
 
+def startup(repeats: int, budget: int, workers: int) -> int:
+    """The ``--startup`` measurement (see the module's docstring)."""
+    import shutil
+    import statistics
+    import subprocess
+    import tempfile
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="gptnas-startup-") as tmp:
+        for rep in range(repeats):
+            for n in (1, workers):
+                out = Path(tmp) / f"r{n}-{rep}"
+                cmd = [sys.executable, "-m", "gptnas.run", "--space", "nb201", "--fitness", "startup_fitness:fit",
+                       "--method", "random", "--budget", str(budget), "--workers", str(n), "--seed", str(rep),
+                       "--out", str(out)]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
+                whole = time.perf_counter() - t0
+                s = json.loads((out / "summary.json").read_text())
+                rows.append({"workers": n, "repeat": rep, "command_s": whole, "search_s": s["wall_time_s"]})
+                print(f"N={n} repeat {rep}: search {s['wall_time_s']:.2f} s, command {whole:.2f} s", flush=True)
+                shutil.rmtree(out)
+    med = {(n, k): statistics.median(r[k] for r in rows if r["workers"] == n)
+           for n in (1, workers) for k in ("search_s", "command_s")}
+    lines = ["# Worker start-up (issue 36 part 4)", "",
+             f"`python experiments/parallel_efficiency.py --startup --repeats {repeats}` — `python -m gptnas.run "
+             f"--space nb201 --fitness startup_fitness:fit --method random --budget {budget} --workers N`, a user's "
+             "pure-Python fitness sleeping 0.2–0.8 s (mean 0.5 s); seeds 0.."
+             f"{repeats - 1}; medians. Search = `summary.json`'s `wall_time_s` (worker start-up included); "
+             "command = the whole process, interpreter start to exit.", "",
+             "| | N=1 | N=%d | speed-up |" % workers, "|---|---:|---:|---:|"]
+    for k, name in (("search_s", "search"), ("command_s", "command")):
+        lines.append(f"| {name} | {med[(1, k)]:.2f} s | {med[(workers, k)]:.2f} s | "
+                     f"{med[(1, k)] / med[(workers, k)]:.2f}× |")
+    out = RESULTS / "worker_startup"
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -125,7 +173,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ray", action="store_true", help="also Ray at N = 4")
     ap.add_argument("--out", default=str(RESULTS / "parallel_efficiency"))
+    ap.add_argument("--startup", action="store_true", help="time the CLI with a user's sleeping fitness instead")
+    ap.add_argument("--repeats", type=int, default=3, help="--startup: runs per worker count")
     args = ap.parse_args(argv)
+    if args.startup:
+        return startup(args.repeats, 60, 4)
     logging.basicConfig(level=logging.WARNING)
     here = str(Path(__file__).resolve().parent)
     os.environ["PYTHONPATH"] = os.pathsep.join([here, str(Path(here).parent), os.environ.get("PYTHONPATH", "")])

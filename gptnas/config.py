@@ -421,7 +421,9 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
         raise ConfigError(f"train.fraction must be in (0, 1], and 1 for datasets other than imagenet; "
                           f"got {t.fraction!r} for {cfg.dataset}")
     if cfg.parallel is None:
-        cfg.parallel = "process" if cfg.workers > 1 else "serial"
+        # one worker: in this process, unless a time limit must stop an evaluation (only a process can be killed)
+        limited = s.eval_timeout is not None or (s.budget_time is not None and s.on_time == "cancel")
+        cfg.parallel = "process" if cfg.workers > 1 or limited else "serial"
     if cfg.parallel not in BACKENDS:
         raise ConfigError(f"unknown parallel backend {cfg.parallel!r}: choose one of {', '.join(BACKENDS)}")
     if cfg.parallel == "ray" and t.inherit and kind == "train" and (cfg.ray_address or os.environ.get("RAY_ADDRESS")):

@@ -1,7 +1,9 @@
 """The engine under faults (issue 36): an evaluation that never returns."""
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +34,51 @@ def test_an_evaluation_that_never_returns_is_stopped_and_recorded_as_failed(work
     assert all("timed out after 0.5 s (search.eval_timeout)" in row["failed"] for row in hung)
     assert all(not row["failed"] and row["fitness"] == sum(SPACE.parse(row["arch"])) for row in ok)
     assert time.monotonic() - t0 < 60  # never the hour a hung evaluation would take
+
+
+class Slow:
+    """A quarter-second evaluation (a run that is still going when it is killed); picklable."""
+
+    def __call__(self, arch):
+        time.sleep(0.25)
+        return float(sum(arch))
+
+
+class StuckInC:
+    """For architectures starting with ``d``: an evaluation that ignores the timer signal (as a C call that never
+    checks for signals does: SIGALRM blocked) and never returns; picklable."""
+
+    def __call__(self, arch):
+        if arch[0] == 3:
+            import signal
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            time.sleep(3600)
+        return float(sum(arch))
+
+
+@pytest.mark.parametrize("parallel,workers", [("process", 1), ("process", 2), ("ray", 2)])
+def test_a_worker_stuck_where_the_timer_cannot_reach_is_killed_and_replaced(parallel, workers, tmp_path, monkeypatch):
+    if parallel == "ray":
+        ray = pytest.importorskip("ray")
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent),
+                                                          os.environ.get("PYTHONPATH", "")]))
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    t0 = time.monotonic()
+    try:
+        r = gptnas.search(SPACE, StuckInC(), method="rea", budget=12, seed=0, workers=workers,
+                          parallel=None if workers == 1 else parallel,  # one worker: a process, since a limit is set
+                          progress=False, search={"eval_timeout": 0.5, "max_failed_share": 0.9})
+    finally:
+        if parallel == "ray":
+            ray.shutdown()
+    assert r.status == "complete" and r.evaluations == 12
+    stuck = [row for row in r.archive if SPACE.parse(row["arch"])[0] == 3]
+    ok = [row for row in r.archive if SPACE.parse(row["arch"])[0] != 3]
+    assert stuck and ok
+    assert all("timed out after 0.5 s (search.eval_timeout): it did not stop at the limit" in row["failed"]
+               for row in stuck)
+    assert all(not row["failed"] and row["fitness"] == sum(SPACE.parse(row["arch"])) for row in ok)
+    assert time.monotonic() - t0 < 120  # never the hour a stuck evaluation would take
 
 
 def test_eval_timeout_on_the_command_line_and_a_bad_value(tmp_path):
@@ -65,6 +112,32 @@ def test_a_limit_that_cannot_be_enforced_says_so(caplog):
         t.join()
     assert out["r"].evaluations == 5
     assert any("search.eval_timeout is not enforced" in r.getMessage() for r in caplog.records)
+
+
+class Score:
+    """A plain picklable score."""
+
+    def __call__(self, arch):
+        return float(sum(a * (i + 1) for i, a in enumerate(arch)))
+
+
+@pytest.mark.parametrize("method", ["rea", "ga"])
+def test_one_worker_in_its_own_process_gives_the_same_archive(method):
+    # a time limit moves one worker's evaluations into a process of its own: nothing else may change
+    here = gptnas.search(SPACE, Score(), method=method, budget=30, seed=2, progress=False)
+    there = gptnas.search(SPACE, Score(), method=method, budget=30, seed=2, progress=False,
+                          search={"eval_timeout": 60})
+    assert [r["arch"] for r in there.archive] == [r["arch"] for r in here.archive]
+    assert [r["fitness"] for r in there.archive] == [r["fitness"] for r in here.archive]
+
+
+def test_an_evaluator_that_cannot_travel_runs_here_under_a_limit_and_says_so(caplog):
+    # a limit runs one worker in a process of its own; a lambda cannot be sent there: it runs here, with a word
+    with caplog.at_level("WARNING", logger="gptnas.search.driver"):
+        r = gptnas.search(SPACE, lambda a: float(sum(a)), method="rea", budget=5, seed=0, progress=False,
+                          search={"eval_timeout": 10})
+    assert r.evaluations == 5
+    assert any("the evaluator cannot be sent to a worker process" in m.getMessage() for m in caplog.records)
 
 
 # 2. A time budget that holds while evaluations run --------------------------------------------------------------
@@ -112,9 +185,11 @@ class HangOnD:
         return float(sum(arch))
 
 
-def test_cancel_stops_an_evaluation_that_never_returns_at_the_deadline(tmp_path):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_cancel_stops_an_evaluation_that_never_returns_at_the_deadline(tmp_path, workers):
+    # one worker: in a worker process of its own (an evaluation in the search's process could not be stopped)
     t0 = time.monotonic()
-    r = gptnas.search(SPACE, HangOnD(), method="rea", budget=200, seed=3, workers=3, progress=False,
+    r = gptnas.search(SPACE, HangOnD(), method="rea", budget=200, seed=3, workers=workers, progress=False,
                       out=tmp_path / "r", search={"budget_time": 8, "on_time": "cancel"})
     took = time.monotonic() - t0
     assert r.status == "time" and r.evaluations >= 1 and r.state.cancelled >= 1
@@ -214,6 +289,27 @@ def test_a_worker_is_replaced_after_max_tasks_per_worker_evaluations():
     assert [row["arch"] for row in leaky.archive] == [row["arch"] for row in plain.archive]  # nothing else changes
 
 
+def test_a_worker_imports_only_what_a_pure_python_fitness_needs(tmp_path):
+    # every worker used to import torch's users and the whole package (config, spaces, methods, the engine) through
+    # the command line's own module: seconds of start-up on 2 cores for a fitness that needs none of it
+    (tmp_path / "userfit.py").write_text(
+        "import os, sys, time\nfrom gptnas.evaluators.base import EvalResult\n\n"
+        "HEAVY = ('torch', 'gptnas.config', 'gptnas.search.engine', 'gptnas.spaces', 'gptnas.methods', 'h5py')\n\n"
+        "def fit(arch):\n"
+        "    time.sleep(0.3)  # both workers take some\n"
+        "    return EvalResult(1.0, {'pid': os.getpid(), 'loaded': [m for m in HEAVY if m in sys.modules]})\n")
+    p = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--fitness", "userfit:fit",
+                        "--method", "random", "--budget", "6", "--workers", "2", "--no-progress", "-q",
+                        "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    import json
+
+    from gptnas.storage.archive import read_archive
+    extras = [json.loads(x) for x in read_archive(tmp_path / "r" / "archive.h5")["extras"]]
+    assert len(extras) == 6 and len({e["pid"] for e in extras}) == 2  # evaluated in the two workers
+    assert all(e["loaded"] == [] for e in extras), extras[0]
+
+
 # 5. Results that cannot travel ------------------------------------------------------------------------------------
 class BadExtras:
     """Architectures starting with ``d`` return extras that cannot travel (``kind="lambda"``) or a test accuracy that
@@ -261,6 +357,45 @@ def test_a_run_directory_deleted_mid_run_is_one_line(tmp_path):
     assert "Traceback" not in err and f"the run directory {out} disappeared" in err
 
 
+def test_kill_9_of_a_run_on_its_own_ray_cluster_ends_the_cluster_too(tmp_path):
+    pytest.importorskip("ray")
+    if not Path("/proc/self").is_dir():
+        pytest.skip("the watcher reads /proc (Linux)")
+    from gptnas.core.reaper import descendants
+    script = tmp_path / "search.py"
+    script.write_text(
+        "import sys, time\nsys.path.insert(0, %r)\nimport gptnas\nfrom test_faults import SPACE, Slow\n"
+        "if __name__ == '__main__':\n"
+        "    gptnas.search(SPACE, Slow(), method='rea', budget=200, seed=0, workers=2, parallel='ray',\n"
+        "                  progress=False, out=sys.argv[1])\n" % str(Path(__file__).parent))
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")], cwd=tmp_path,
+                            env={**os.environ, "GPTNAS_FAULT_HOLD_AFTER_EVALS": "2",  # Ray's workers import Slow
+                                 "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent),
+                                                                os.environ.get("PYTHONPATH", "")])})
+    journals = [tmp_path / "run" / name for name in ("pending.jsonl", "evaluations.jsonl")]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 180 and proc.poll() is None and \
+            sum(len(j.read_text().splitlines()) for j in journals if j.exists()) < 2:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before the kill"
+    ray_pids = [p for p in descendants([proc.pid]) if p != proc.pid]
+    assert len(ray_pids) >= 3  # Ray's head processes and its workers
+    proc.kill()
+    assert proc.wait() == -9
+
+    def running(pid):  # (a zombie waiting for whoever adopted it has ended)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat[stat.rindex(")") + 2] != "Z"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 30 and any(running(p) for p in ray_pids):
+        time.sleep(0.5)
+    left = [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in ray_pids if running(p)]
+    assert not left, left
+
+
 def test_a_ray_address_nobody_answers_at_is_one_line(monkeypatch):
     ray = pytest.importorskip("ray")
     from gptnas.errors import ConfigError
@@ -279,7 +414,7 @@ def test_a_ray_address_nobody_answers_at_is_one_line(monkeypatch):
 def test_the_limit_puts_back_a_timer_someone_else_set():
     # pytest-timeout (and a user's own code) may use the same timer signal: it still fires, on time
     import signal
-    from gptnas.search.engine import TimedEvaluate
+    from gptnas.evaluators.timed import TimedEvaluate
     fired = []
     previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(time.monotonic()))
     try:

@@ -66,7 +66,7 @@ def test_process_pool_gives_the_serial_archive(tmp_path):
 def test_dead_worker_is_retried_then_failed_never_lost(tmp_path):
     pm = ProcessMap(2)
     try:
-        from gptnas.search.engine import TimedEvaluate
+        from gptnas.evaluators.timed import TimedEvaluate
         items = [[0] * 6, [1] * 6, [2] * 6, [3] * 6]
         # dies only the first time: re-evaluated in a fresh worker and succeeds
         out = pm(TimedEvaluate(DiesOn([2] * 6, marker=str(tmp_path / "m"))), items)
@@ -129,7 +129,7 @@ def test_worker_gpu_plan_pins_cuda_k_to_one_gpu_and_spreads_auto():
 def test_pinned_workers_read_cuda_k_as_their_own_gpu(monkeypatch, tmp_path):
     """A fake two-GPU machine (no CUDA here): --workers 2 --device cuda:1 pins both workers to GPU 1, where the
     run's cuda:1 is cuda:0; with auto each worker gets its own GPU; each knows how many share its device."""
-    from gptnas.search.engine import TimedEvaluate
+    from gptnas.evaluators.timed import TimedEvaluate
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     for device, visible, sharers in (("cuda:1", {"1"}, {"2"}), ("auto", {"0", "1"}, {"1"})):
         pm = ProcessMap(2, device=device)
@@ -153,7 +153,7 @@ class NeedsData(Evaluator):
 def test_ray_asks_a_gpu_per_training_task_on_a_gpu_cluster_and_passes_user_errors_as_one_line(monkeypatch):
     ray = pytest.importorskip("ray")
     from gptnas.errors import DataError
-    from gptnas.search.engine import TimedEvaluate
+    from gptnas.evaluators.timed import TimedEvaluate
     from gptnas.search.parallel import RayMap
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
     ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False)  # declared GPUs: none exist

@@ -52,13 +52,4 @@ def make_individual(genome, origin: str = "random", fitness: float | None = None
     return ind
 
 
-class Candidate(list):
-    """A genome on its way to an evaluator (what ``toolbox.map`` carries), with where it came from.
-
-    ``parent`` is the canonical key of the evaluated individual it was bred from (``None`` for a fresh one);
-    evaluators that inherit weights (:mod:`gptnas.evaluators.inherit`) use it, the others see a plain list.
-    """
-
-    def __init__(self, genome=(), parent: str | None = None):
-        super().__init__(genome)
-        self.parent = parent
+from .candidate import Candidate  # noqa: E402,F401 - its home is deap-free: a worker process unpickles it

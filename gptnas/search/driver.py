@@ -66,6 +66,16 @@ def _user_fitness(cfg: RunConfig, space):
     return obj
 
 
+def _travels(evaluator) -> bool:
+    """Whether ``evaluator`` can be sent to a worker process (pickled; a lambda or a local class cannot)."""
+    import pickle
+    try:
+        pickle.dumps(evaluator)
+        return True
+    except Exception:  # noqa: BLE001 - whatever pickling raises
+        return False
+
+
 def _note_imports(cfg: RunConfig) -> None:
     """Record the folders of ``module:callable`` names, so a resume from another directory finds them."""
     for name in (cfg.space, cfg.fitness):
@@ -112,7 +122,13 @@ def prepare(cfg: RunConfig, evaluator=None, weights_dir: str | Path | None = Non
     toolbox = base.Toolbox()
     toolbox.register("evaluate", evaluator)
     wants_gpu = cfg.fitness_kind == "train" and str(cfg.train.device).lower() != "cpu"
-    toolbox.register("map", make_map(cfg.parallel, cfg.workers, cfg.ray_address, cfg.gpus_per_task,
+    backend = cfg.parallel
+    if backend == "process" and cfg.workers == 1 and not _travels(evaluator):
+        log.warning("the evaluations run in this process: the evaluator cannot be sent to a worker process, so a "
+                    "time limit (search.eval_timeout, --budget-time with on_time=cancel) stops only Python code; "
+                    "define it at the top level of a module to have it run in one")
+        backend = "serial"
+    toolbox.register("map", make_map(backend, cfg.workers, cfg.ray_address, cfg.gpus_per_task,
                                      device=cfg.train.device, wants_gpu=wants_gpu, budget=cfg.search.budget,
                                      max_tasks=cfg.search.max_tasks_per_worker))
     method.register(toolbox)

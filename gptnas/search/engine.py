@@ -41,9 +41,6 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
-import signal
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -53,9 +50,11 @@ from deap import base
 from tqdm.auto import tqdm
 
 from ..core.rng import Rngs
-from ..core.types import Candidate, make_individual
+from ..core.candidate import Candidate
+from ..core.types import make_individual
 from ..errors import GptnasError
-from ..evaluators.base import EvalResult, as_result
+from ..evaluators.base import EvalResult
+from ..evaluators.timed import EvalTimeout, TimedEvaluate, can_time_out  # noqa: F401 - their old home
 from ..storage.archive import make_row
 from .state import SearchState, finite_fitnesses, row_result
 
@@ -66,67 +65,6 @@ ORDERS = ("lag", "arrival")
 
 class SearchFailed(GptnasError):
     """More evaluations failed than the run allows (``search.max_failed_share``): the evaluator is broken."""
-
-
-class EvalTimeout(BaseException):
-    """Raised inside an evaluation at its time limit (a BaseException, so that an evaluator's own
-    ``except Exception`` does not swallow it)."""
-
-
-def _on_alarm(signum, frame):
-    raise EvalTimeout
-
-
-def can_time_out() -> bool:
-    """Whether an evaluation run here can be stopped at its limit: a timer signal reaches only the main thread."""
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-
-
-class TimedEvaluate:
-    """Picklable wrapper: ``genome -> (EvalResult, seconds)``; accepts what :func:`~gptnas.evaluators.as_result`
-    reads (a number, a DEAP tuple, an EvalResult; a non-finite fitness is a failure). An exception raised for one
-    architecture becomes its failed evaluation (the search goes on); a :class:`~gptnas.errors.GptnasError` (bad
-    data, bad settings, several objectives) is the user's to fix and propagates.
-
-    ``timeout`` (seconds, ``search.eval_timeout``): an evaluation still running then is stopped by a timer signal in
-    the process that runs it (a worker, or the search's own main thread) and recorded as failed, "timed out"; the
-    worker goes on with the next one. It stops Python code and sleeps; a C call that ignores signals is stopped when
-    it returns."""
-
-    def __init__(self, evaluate: Callable, timeout: Optional[float] = None):
-        self.evaluate, self.timeout = evaluate, timeout
-
-    def __call__(self, genome):
-        t0 = time.perf_counter()
-        alarm = self.timeout is not None and can_time_out()
-        if alarm:  # (a timer someone else set, pytest-timeout's say, is put back afterwards, less the time spent)
-            previous = signal.signal(signal.SIGALRM, _on_alarm)
-            old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, self.timeout)
-        try:
-            try:
-                res = as_result(self.evaluate(genome))
-            finally:
-                if alarm:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-            if res.extras:
-                try:  # what a worker process sends back: checked here, so any backend fails it the same way
-                    pickle.dumps(res.extras)
-                except Exception as e:  # noqa: BLE001 - whatever pickling raises
-                    res = EvalResult.failure(f"its extras cannot be sent from a worker process ({type(e).__name__}: "
-                                             f"{e}): keep them to numbers, text, lists and dicts")
-        except EvalTimeout:  # (also when the limit came as the evaluation returned: it ran to the limit)
-            res = EvalResult.failure(f"timed out after {self.timeout:g} s (search.eval_timeout)")
-        except GptnasError:
-            raise
-        except Exception as e:  # noqa: BLE001 - one architecture's error is recorded, the search goes on
-            res = EvalResult.failure(f"{type(e).__name__}: {e}")
-        finally:
-            if alarm:
-                signal.signal(signal.SIGALRM, previous)
-                if old_delay > 0:
-                    left = old_delay - (time.perf_counter() - t0)
-                    signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), old_interval)
-        return res, time.perf_counter() - t0
 
 
 _NOKEY = object()  # the key of a child the space cannot key
@@ -161,14 +99,25 @@ class SerialPool:
         self._tokens: list = []    # tokens of the batch being mapped, by position
         self._results = iter(())
         self._token = 0
+        inner = getattr(map_fn, "func", map_fn)
+        # one worker process (a time limit must be able to stop an evaluation): the same order, through the
+        # backend's own queue, so that the engine can wait with a deadline and cancel
+        self.worker = inner if getattr(inner, "fifo", False) else None
+        if self.worker is not None:
+            self.timed_wait, self.cancel = True, self.worker.cancel
 
     def submit(self, fn, item) -> int:
+        if self.worker is not None:
+            return self.worker.submit(fn, item)
         self._token += 1
         self._pending.append((self._token, fn, item))
         return self._token
 
-    def next_done(self):
-        """``(token, result)`` of the next evaluation to finish."""
+    def next_done(self, timeout: Optional[float] = None):
+        """``(token, result)`` of the next evaluation to finish (``timeout``: only with a worker process; None when
+        it passes first)."""
+        if self.worker is not None:
+            return self.worker.next_done(timeout)
         for i, res in self._results:
             return self._tokens[i], res
         if not self._pending:
@@ -393,7 +342,7 @@ class Search:
         steady = getattr(self.method, "is_steady", None) or getattr(self.method, "steady", None)  # (its old name)
         self.steady = bool(steady()) if callable(steady) else bool(getattr(self.method, "steady_state", False))
         self.blind = not getattr(self.method, "reads_results", True)  # random search: no lag to wait for
-        if self.eval_timeout is not None and isinstance(backend, SerialPool) and not can_time_out():
+        if self.eval_timeout is not None and getattr(backend, "worker", 0) is None and not can_time_out():
             log.warning("search.eval_timeout is not enforced: the evaluations run in this thread, and only the main "
                         "thread can stop one; run them in a worker process (workers=2, or parallel=\"process\")")
 

@@ -1,9 +1,10 @@
 """Parallel evaluation backends, each a plain ``map(fn, items) -> list`` for ``toolbox.register("map", ...)``.
 
 - ``serial``: the builtin ``map``.
-- ``process``: a local pool of spawned processes (spawn is CUDA-safe; fork is not). With several GPUs visible,
-  each worker is pinned to one through ``CUDA_VISIBLE_DEVICES``; with ``--device cuda:K`` all of them to GPU K. A
-  pinned worker reads any ``cuda[:K]`` as its one visible device (:mod:`gptnas.core.devices`).
+- ``process``: a local pool of spawned processes (spawn is CUDA-safe; fork is not); with one worker, one process
+  (the default when a time limit must be able to stop an evaluation: only a process can be killed). With several
+  GPUs visible, each worker is pinned to one through ``CUDA_VISIBLE_DEVICES``; with ``--device cuda:K`` all of them
+  to GPU K. A pinned worker reads any ``cuda[:K]`` as its one visible device (:mod:`gptnas.core.devices`).
 - ``simulated``: :class:`SimulatedMap`, ``workers`` virtual workers on a virtual clock (each evaluation takes the
   training time its result reports, e.g. NAS-Bench-201's, else the time it took): a cluster's search, replayed.
 - ``ray``: Ray tasks for more than one machine; connects to ``--ray-address`` / ``$RAY_ADDRESS`` or starts a local
@@ -21,12 +22,14 @@ and if that dies too they become failed evaluations — never silently lost. A u
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing as mp
 import os
 import pickle
 import sys
+import time
 import heapq
 import re
 from collections import deque
@@ -81,6 +84,29 @@ def _call_worker(item):
     return _worker_fn(item)
 
 
+_UNSET = object()
+
+
+@contextlib.contextmanager
+def _main_not_reimported():
+    """Spawn imports the parent's ``__main__`` again in every worker, so that a script's own functions unpickle
+    there. gptnas's own command lines (``python -m gptnas.run``) define no evaluator, and importing one costs each
+    worker most of the package (config, spaces, methods: ~0.3 s of CPU): under them the workers skip it."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is None or not str(getattr(spec, "name", "") or "").startswith("gptnas."):
+        yield
+        return
+    path = main.__dict__.pop("__file__", _UNSET)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
+        if path is not _UNSET:
+            main.__file__ = path
+
+
 def _probe() -> bool:
     return True
 
@@ -113,16 +139,36 @@ def _main_unguarded() -> str | None:
     return None if re.search(r"__name__\s*==\s*['\"]__main__['\"]", text) else path
 
 
+def gpu_driver_present() -> bool:
+    """Whether this machine may have a CUDA (or ROCm) device, judged without importing torch: on Linux, by the
+    NVIDIA driver's device list or AMD's compute node; elsewhere, always (torch decides)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    try:
+        if os.listdir("/proc/driver/nvidia/gpus"):
+            return True
+    except OSError:
+        pass
+    return os.path.exists("/dev/kfd")
+
+
 def visible_gpus() -> list[int]:
     """Indices of the CUDA devices this process sees (empty without CUDA); does not initialise CUDA."""
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is not None:
         return [int(x) for x in env.split(",") if x.strip().isdigit()]
+    if "torch" not in sys.modules and not gpu_driver_present():
+        return []  # without asking torch: importing it costs the search a second or more before any worker starts
     try:
         import torch
         return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     except ImportError:
         return []
+
+
+def kill_grace(limit: float) -> float:
+    """Seconds past ``search.eval_timeout`` before a worker that did not stop at its timer signal is killed."""
+    return max(2.0, 0.1 * limit)
 
 
 def _dead(item, reason: str):
@@ -159,13 +205,17 @@ class ProcessMap(_Map):
         self._fn_bytes = b""
         self._ctx = mp.get_context("spawn")
         self._futures: dict = {}     # future -> (token, item), the asynchronous engine's evaluations in flight
+        self._since: dict = {}       # future -> when it was submitted (time.monotonic())
+        self._limit: Optional[float] = None  # the evaluations' time limit (search.eval_timeout), seconds
         self._done: deque = deque()  # (token, result) ready (re-evaluated after a worker died)
+        self._queue: deque = deque()  # (token, item) submitted while every process was busy: started in order
         self._token = 0
         self._probed = False
         self._fn_obj = None
 
     def _start(self) -> None:
-        plan = worker_gpus(self.device, visible_gpus(), self.workers)
+        cpu = self.device.strip().lower() == "cpu"
+        plan = worker_gpus(self.device, [] if cpu else visible_gpus(), self.workers)
         queue = None
         if any(g is not None for g in plan):
             queue = self._ctx.Queue()
@@ -179,7 +229,8 @@ class ProcessMap(_Map):
         launch = getattr(self._pool, "_launch_processes", None)
         if launch is not None:
             try:
-                launch()
+                with _main_not_reimported():
+                    launch()
             except OSError as e:  # the system refused a process (too many, no memory): say so, do not hang
                 self.cancel()
                 raise ConfigError(f"could not start {self.workers} worker processes: the system refused "
@@ -257,11 +308,62 @@ class ProcessMap(_Map):
         """Start ``fn(item)`` on a free worker (or queue it); returns a token :meth:`next_done` gives back."""
         self._ready(fn)
         self._token += 1
-        self._futures[self._pool.submit(_call_worker, item)] = (self._token, item)
+        self._limit = getattr(fn, "timeout", None)
+        self._queue.append((self._token, item))
+        self._feed()
         return self._token
 
+    #: ``submit`` beyond the processes queues here, in order, and an evaluation's time counts from its start: a
+    #: single process evaluates a whole generation one by one (the one-worker engine, with a time limit).
+    fifo = True
+
+    def _feed(self) -> None:
+        """Start queued evaluations on the processes that are free (the pool's own queue would start their clocks
+        too early)."""
+        while self._queue and len(self._futures) < self.workers:
+            if self._pool is None:
+                self._start()
+            self._launch(*self._queue.popleft())
+
+    def _launch(self, token: int, item) -> None:
+        with _main_not_reimported():  # (the pool may start a process here)
+            fut = self._pool.submit(_call_worker, item)
+        self._futures[fut], self._since[fut] = (token, item), time.monotonic()
+
+    def _overdue_at(self) -> Optional[float]:
+        """When the oldest evaluation in flight is overdue: past its limit by a grace the timer signal had to stop
+        it (it did not: the worker is stuck in a call that ignores signals)."""
+        if self._limit is None or not self._since:
+            return None
+        return min(self._since.values()) + self._limit + kill_grace(self._limit)
+
+    def _kill_overdue(self) -> None:
+        """Kill the worker processes (the pool cannot say which one runs what), record each overdue evaluation as
+        failed, and start the others again in fresh processes (evaluations are deterministic: only time is lost)."""
+        now = time.monotonic()
+        late, again = [], []
+        for fut, (token, item) in sorted(self._futures.items(), key=lambda kv: kv[1][0]):
+            if fut.done() and fut.exception() is None:
+                self._done.append((token, fut.result()))
+            elif now - self._since[fut] >= self._limit + kill_grace(self._limit):
+                late.append((token, now - self._since[fut]))
+            else:
+                again.append((token, item))
+        log.warning("%d evaluation(s) ran past search.eval_timeout=%gs without stopping (stuck in a call that ignores "
+                    "signals): their worker processes killed and replaced%s", len(late), self._limit,
+                    f"; {len(again)} other evaluation(s) in flight started again" if again else "")
+        self._kill_pool()
+        self._futures.clear()
+        self._since.clear()
+        for token, seconds in late:
+            self._done.append((token, (EvalResult.failure(
+                f"timed out after {self._limit:g} s (search.eval_timeout): it did not stop at the limit, so its "
+                "worker process was killed"), seconds)))
+        self._queue.extendleft(reversed(again))  # first again, in their order
+        self._feed()
+
     def in_flight(self) -> int:
-        return len(self._futures) + len(self._done)
+        return len(self._futures) + len(self._done) + len(self._queue)
 
     #: ``next_done`` takes a ``timeout`` (the engine's deadline for ``search.on_time=cancel``).
     timed_wait = True
@@ -270,14 +372,25 @@ class ProcessMap(_Map):
         """The next ``(token, result)`` to complete (blocks; None when ``timeout`` seconds pass first). A worker's
         death breaks the whole pool: every item in flight is then evaluated again, one at a time in a fresh pool,
         and one that dies twice is a failure."""
+        end = None if timeout is None else time.monotonic() + timeout
         while not self._done:
+            self._feed()
             if not self._futures:
                 raise RuntimeError("next_done() with nothing in flight")
-            done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+            overdue = self._overdue_at()
+            wait_s = min((t - time.monotonic() for t in (end, overdue) if t is not None), default=None)
+            done, _ = wait(list(self._futures), timeout=None if wait_s is None else max(0.0, wait_s),
+                           return_when=FIRST_COMPLETED)
             if not done:
-                return None
+                if overdue is not None and time.monotonic() >= overdue:
+                    self._kill_overdue()
+                    continue
+                if end is not None and time.monotonic() >= end:
+                    return None
+                continue
             broken = []
             for fut in sorted(done, key=lambda f: self._futures[f][0]):
+                self._since.pop(fut, None)
                 token, item = self._futures.pop(fut)
                 try:
                     self._done.append((token, fut.result()))
@@ -286,6 +399,7 @@ class ProcessMap(_Map):
             if broken:
                 broken += sorted(self._futures.values())  # the pool is gone: so is everything else in flight
                 self._futures.clear()
+                self._since.clear()
                 log.warning("a worker process died; re-evaluating %d item(s) one at a time", len(broken))
                 for token, item in sorted(broken):
                     self.close()
@@ -297,20 +411,29 @@ class ProcessMap(_Map):
                         res = _dead(item, "worker process died twice while evaluating this architecture")
                     self._done.append((token, res))
                 self.close()
+        self._feed()
         return self._done.popleft()
 
     def cancel(self) -> int:
         """Stop every evaluation in flight (the worker processes are ended); returns how many were stopped."""
-        n = len(self._futures)
+        n = len(self._futures) + len(self._queue)
+        self._kill_pool(terminate=True)
+        self._futures.clear()
+        self._since.clear()
+        self._done.clear()
+        self._queue.clear()
+        return n
+
+    def _kill_pool(self, terminate: bool = False) -> None:
+        """End the worker processes now: SIGTERM (``terminate``) or SIGKILL (a worker stuck in C code)."""
         if self._pool is not None:
             procs = list(getattr(self._pool, "_processes", {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
             for proc in procs:
-                proc.terminate()
+                proc.terminate() if terminate else proc.kill()
+            for proc in procs:
+                proc.join(timeout=5)
             self._pool = None
-        self._futures.clear()
-        self._done.clear()
-        return n
 
     def close(self) -> None:
         if self._pool is not None:
@@ -343,6 +466,8 @@ class RayMap(_Map):
         self._fn_ref = None
         self._digest = None
         self._refs: dict = {}  # ref -> (token, item), the asynchronous engine's tasks in flight
+        self._since: dict = {}  # ref -> when it was submitted (time.monotonic())
+        self._limit: Optional[float] = None  # search.eval_timeout, seconds
         self._fn_obj = None
         self._token = 0
 
@@ -353,6 +478,9 @@ class RayMap(_Map):
                                                                   "include_dashboard": False}
             try:
                 self.ray.init(ignore_reinit_error=True, log_to_driver=False, **kw)
+                if not self.address:  # a cluster of our own: it ends with this process, even one killed by -9
+                    from ..core import reaper
+                    reaper.reap_with_parent(reaper.children_named("ray"))
             except (ConnectionError, TimeoutError) as e:  # an address nobody answers at: one line, not Ray's trace
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
                 first = str(e).splitlines()[0][:120] if str(e) else ""
@@ -403,7 +531,8 @@ class RayMap(_Map):
         fn_ref = self._function(fn)
         ref = self._remote.remote(fn_ref, item, self.num_gpus > 0)
         self._token += 1
-        self._refs[ref] = (self._token, item)
+        self._refs[ref], self._since[ref] = (self._token, item), time.monotonic()
+        self._limit = getattr(fn, "timeout", None)
         return self._token
 
     def in_flight(self) -> int:
@@ -412,13 +541,33 @@ class RayMap(_Map):
     timed_wait = True
 
     def next_done(self, timeout: Optional[float] = None) -> Optional[tuple[int, object]]:
-        """The next ``(token, result)`` to complete; None when ``timeout`` seconds pass first."""
-        ready, _ = self.ray.wait(list(self._refs), num_returns=1, timeout=timeout)
-        if not ready:
-            return None
-        ref = ready[0]
-        token, item = self._refs.pop(ref)
-        return token, self._get(ref, item)
+        """The next ``(token, result)`` to complete; None when ``timeout`` seconds pass first. A task past
+        ``search.eval_timeout`` that its timer signal did not stop (a call that ignores signals) is cancelled by
+        force (Ray kills its worker process) and is that evaluation failing."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            overdue = None if self._limit is None else \
+                min(self._since.values()) + self._limit + kill_grace(self._limit)
+            wait_s = min((t - time.monotonic() for t in (end, overdue) if t is not None), default=None)
+            ready, _ = self.ray.wait(list(self._refs), num_returns=1,
+                                     timeout=None if wait_s is None else max(0.0, wait_s))
+            if ready:
+                ref = ready[0]
+                self._since.pop(ref, None)
+                token, item = self._refs.pop(ref)
+                return token, self._get(ref, item)
+            if overdue is not None and time.monotonic() >= overdue:
+                ref = min(self._since, key=self._since.get)
+                seconds = time.monotonic() - self._since.pop(ref)
+                token, _item = self._refs.pop(ref)
+                self.ray.cancel(ref, force=True)
+                log.warning("an evaluation ran past search.eval_timeout=%gs without stopping (stuck in a call that "
+                            "ignores signals): its Ray task cancelled, its worker killed", self._limit)
+                return token, (EvalResult.failure(
+                    f"timed out after {self._limit:g} s (search.eval_timeout): it did not stop at the limit, so its "
+                    "Ray task was cancelled by force"), seconds)
+            if end is not None and time.monotonic() >= end:
+                return None
 
     def _get(self, ref, item):
         try:
@@ -437,6 +586,7 @@ class RayMap(_Map):
         for ref in self._refs:
             self.ray.cancel(ref, force=True)
         self._refs.clear()
+        self._since.clear()
         return n
 
     def close(self) -> None:
@@ -534,7 +684,7 @@ def make_map(backend: str, workers: int = 1, ray_address: str | None = None, gpu
                       wants_gpu=wants_gpu, slots=workers, max_tasks=max_tasks)
     if backend == "simulated":
         return SimulatedMap(workers, duration=recorded_duration)
-    if backend == "process" and workers > 1:
+    if backend == "process":  # (one worker: one process, so that a time limit can stop an evaluation)
         processes = min(workers, budget) if budget else workers
         if processes < workers:
             log.info("%d workers asked for a budget of %d evaluations: %d worker processes started", workers,

@@ -1,5 +1,6 @@
 """``python -m gptnas.bench``: import, inspect and query tabular benchmarks.
 
+    python -m gptnas.bench download nb201 [--to DIR] [--url URL] [--sha256 HEX]
     python -m gptnas.bench import nb201 --from /data/nb201 [--from MORE] --out nb201.h5 [--force]
     python -m gptnas.bench info nb201.h5
     python -m gptnas.bench query nb201.h5 '|nor_conv_3x3~0|+|...|' --dataset cifar10 [--json]
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from ..encodings import nb201 as enc
 from ..errors import ConfigError, GptnasError
+from ..core.paths import default_data_root
+from .download import RELEASES, download
 from .importers import import_release
 from .table import BenchTable, unit_of
 
@@ -25,6 +28,16 @@ def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gptnas.bench", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    dl = sub.add_parser("download", help="fetch a benchmark's official release (resumable, SHA-256 checked), "
+                                         "unpack and import it")
+    dl.add_argument("name", choices=sorted(RELEASES), help="the benchmark")
+    dl.add_argument("--to", metavar="DIR", help=f"data folder (default: $GPTNAS_DATA, else {default_data_root()}; "
+                                                "--data may then be left out)")
+    dl.add_argument("--url", help="where to fetch the release file (a copy your lab hosts; default: "
+                                  "$GPTNAS_MIRROR/FILE, else the manual steps are printed)")
+    dl.add_argument("--sha256", metavar="HEX", help="the file's expected SHA-256 (the authors publish none)")
+    dl.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     imp = sub.add_parser("import", help="import an official release into one .h5 table")
     imp.add_argument("space", choices=["nb201"], help="search space of the benchmark")
@@ -57,6 +70,11 @@ def cmd_import(args) -> int:
     table.save(out)
     counts = ", ".join(f"{ds} {table.num_present(ds):,}" for ds in table.datasets)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {counts} of {enc.NUM_ARCHS:,} architectures")
+    return 0
+
+
+def cmd_download(args) -> int:
+    download(args.name, args.to, url=args.url, sha256=args.sha256, progress=not args.no_progress)
     return 0
 
 
@@ -111,7 +129,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"import": cmd_import, "info": cmd_info, "query": cmd_query}[args.cmd](args)
+        return {"download": cmd_download, "import": cmd_import, "info": cmd_info,
+                "query": cmd_query}[args.cmd](args)
     except GptnasError as exc:
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return 2

@@ -56,7 +56,7 @@ import numpy as np
 
 from .. import __version__
 from ..encodings import nb201 as enc
-from ..core.paths import default_cache_dir
+from ..core.paths import DATA_ENV, default_cache_dir, default_data_root
 from ..errors import DataError
 from .table import DATASETS, FORMAT_VERSION, BenchTable, canonical_dataset, empty_columns
 
@@ -489,15 +489,17 @@ def import_release(paths) -> BenchTable:
     return merged
 
 
-DATA_ENV = "GPTNAS_DATA"
-
-
 def resolve_benchmark_path(data: str | None, space: str) -> Path:
     """The benchmark path from ``--data`` or ``$GPTNAS_DATA``; a folder holding ``<space>/`` is descended into."""
     raw = data or os.environ.get(DATA_ENV)
     if not raw:
-        raise DataError(f"no benchmark data given: pass --data PATH (a {space} release folder or a table made by "
-                        f"'python -m gptnas.bench import') or set {DATA_ENV}")
+        root = default_data_root()
+        if any((root / sub).is_dir() for sub in _SUBFOLDERS.get(space, (space,))):
+            raw = str(root)  # where `python -m gptnas.bench download` put it
+        else:
+            raise DataError(f"no benchmark data given: pass --data PATH (a {space} release folder or a table made by "
+                            f"'python -m gptnas.bench import'), set {DATA_ENV}, or fetch it into {root} with "
+                            f"'python -m gptnas.bench download {space}'")
     p = Path(raw).expanduser()
     if not p.exists():
         raise DataError(f"benchmark data not found at {p}: pass --data PATH or set {DATA_ENV}")
@@ -531,7 +533,11 @@ def open_table(path=None, cache_dir=None) -> BenchTable:
     if path is None:
         path = os.environ.get("GPTNAS_DATA")
         if not path:
-            raise DataError("no benchmark data given: pass --data PATH or set GPTNAS_DATA")
+            root = default_data_root() / "nb201"
+            if not root.is_dir():
+                raise DataError("no benchmark data given: pass --data PATH, set GPTNAS_DATA, or fetch it with "
+                                "'python -m gptnas.bench download nb201'")
+            path = root
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"benchmark data not found at {p}: pass --data PATH or set GPTNAS_DATA")

@@ -24,7 +24,8 @@ _compat.install()  # old module paths (gptnas.gpt, gptnas.operators.gpt_*, ...) 
 # spaces, methods, search and every other submodule are imported when named (the one lazy mechanism of the package)
 __getattr__, __dir__ = lazy_exports(__name__, {"resume": "search.api", "SearchResult": "search.api",
                                                "Best": "search.api", "open_search": "search.study",
-                                               "Trial": "search.study", "NoTrial": "search.study"}, globals())
+                                               "Trial": "search.study", "NoTrial": "search.study",
+                                               "export": "final"}, globals())
 
 
-__all__ = ["__version__", "methods", "open_search", "resume", "search", "spaces"]
+__all__ = ["__version__", "export", "methods", "open_search", "resume", "search", "spaces"]

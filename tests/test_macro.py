@@ -209,7 +209,7 @@ def test_embedded_default_runs_from_the_command_line_with_real_training(tmp_path
     assert json.loads((run / "summary.json").read_text())["evaluations"] == 4
     # final training of the best architecture (the paper's long schedule, cut to 6 epochs here)
     r3 = subprocess.run([sys.executable, "-m", "gptnas.final", str(run), "--epochs", "6", "--lr-step", "5",
-                         "--workers", "1"],
+                         "--workers", "1", "--onnx"],
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r3.returncode == 0, r3.stderr
     final = json.loads((run / "final.json").read_text())
@@ -218,11 +218,49 @@ def test_embedded_default_runs_from_the_command_line_with_real_training(tmp_path
     assert final["val"] <= 100 and final["test"] <= 100
     # well above chance (10 % on digits' 10 classes): a training loop that learns nothing fails here
     assert final["val"] > 50 and final["test"] > 50, (final["val"], final["test"])
+    # the trained network, exported: final.pt rebuilds it with its weights; final.onnx computes what torch does
+    import torch
+
+    import gptnas
+    saved = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
+    model = gptnas.export(run)
+    assert saved["arch"] == s["best"]["arch"] and saved["num_classes"] == 10
+    assert all(torch.equal(v, saved["state_dict"][k]) for k, v in model.state_dict().items())
+    untrained = gptnas.export(saved["arch"], space=gptnas.spaces.MacroSpace(width=8), input_shape=saved["input_shape"],
+                              num_classes=10)
+    assert any(not torch.equal(v, saved["state_dict"][k]) for k, v in untrained.state_dict().items())
+    x = torch.randn(3, *saved["input_shape"], generator=torch.Generator().manual_seed(1))
+    import onnxruntime
+    got = onnxruntime.InferenceSession(str(run / "final.onnx")).run(None, {"image": x.numpy()})[0]
+    with torch.no_grad():
+        assert got.shape == (3, 10) and abs(got - model(x).numpy()).max() < 1e-3
 
 
 def test_final_training_of_an_empty_run_is_a_clear_error(tmp_path):
     from gptnas.final import main
     assert main([str(tmp_path / "nothing")]) == 2
+
+
+def test_final_on_a_run_with_its_own_fitness_says_what_it_needs(tmp_path):
+    # it stopped with "unknown dataset None"
+    run = tmp_path / "r"
+    r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--fitness",
+                        "tests.helpers.slow_space:torch_threads", "--budget", "2", "--out", str(run), "-q",
+                        "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    f = subprocess.run([sys.executable, "-m", "gptnas.final", str(run)], capture_output=True, text=True, timeout=300)
+    assert f.returncode == 2 and len(f.stderr.strip().splitlines()) == 1
+    assert "names none: pass --dataset NAME" in f.stderr and "unknown dataset" not in f.stderr
+    # a space that cannot build networks: said so, naming what final needs from it
+    run2 = tmp_path / "r2"
+    r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "tests.helpers.constrained:rules", "--fitness",
+                        "tests.helpers.constrained:evaluate", "--budget", "3", "--out", str(run2), "-q",
+                        "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    f = subprocess.run([sys.executable, "-m", "gptnas.final", str(run2), "--dataset", "digits"], capture_output=True,
+                       text=True, timeout=300)
+    assert f.returncode == 2 and len(f.stderr.strip().splitlines()) == 1
+    assert "has no to_module(arch, input_shape, num_classes)" in f.stderr
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "experiments" / "configs").glob("*.yaml")))

@@ -1,0 +1,7 @@
+"""``python -m gptnas``: the ``gptnas`` command (:mod:`gptnas.cli`)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -338,11 +338,13 @@ def parse_duration(v, what: str = "duration") -> float:
     return seconds
 
 
-def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfig:
+def validate(cfg: RunConfig, space=None, evaluate=None, method=None, strict_sections=()) -> RunConfig:
     """Check every value; fill defaults that depend on others. Returns ``cfg`` (modified in place).
 
     ``space`` / ``evaluate`` / ``method``: objects passed from Python, which ``cfg.space`` / ``cfg.fitness`` /
-    ``cfg.search.method`` stand for (a method object has validated its own options).
+    ``cfg.search.method`` stand for (a method object has validated its own options). ``strict_sections``: sections
+    the user named on the command line (``--set ga.cxpb=0.5``): one of a method the run does not use is refused (a
+    config file's is ignored with a warning: a file may hold several methods' sections).
     """
     check_types(cfg)
     s = cfg.search
@@ -473,6 +475,11 @@ def validate(cfg: RunConfig, space=None, evaluate=None, method=None) -> RunConfi
     for name in set(cfg.sections) - set(recorded):
         cls = section_class(name)
         if cls is not None and cls in (get_method(n) for n in METHODS):
+            if name in strict_sections:
+                key = strict_sections[name] if isinstance(strict_sections, dict) else name
+                raise ConfigError(f"--set {key}: section {name} holds options of method {name}, which this run "
+                                  f"does not use (--method {built.base_name}): pass --method {name}, or leave the "
+                                  "key out")
             log.warning("config section %s holds options of method %s, which this run does not use (--method %s): "
                         "ignored", name, name, built.base_name)
     cfg.sections = recorded

@@ -56,10 +56,12 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
     p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
-    p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201 | nb101 | "
-                                   "module:callable (your own: a space, or a factory returning one)")
-    p.add_argument("--dataset", help="benchmark: cifar10 | cifar100 | imagenet16-120; "
-                                     "train/proxy: cifar10 | cifar100 | fashion-mnist | mnist | digits | imagenet (--dataset-dir)")
+    p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201 (NAS-Bench-201) | "
+                                   "tnb101 (TransNAS-Bench-101 micro) | nb101 | module:callable (your own: a space, "
+                                   "or a factory returning one)")
+    p.add_argument("--dataset", help="nb201 benchmark: cifar10 | cifar100 | imagenet16-120; tnb101 benchmark (tasks): "
+                                     "class_scene | class_object | jigsaw | room_layout; train/proxy: cifar10 | "
+                                     "cifar100 | fashion-mnist | mnist | digits | imagenet (--dataset-dir)")
     p.add_argument("--dataset-dir", dest="dataset_dir", metavar="DIR", help="image dataset directory (train/proxy)")
     p.add_argument("--epochs", type=int, help="train: epochs per candidate (default 6; 4 on digits)")
     p.add_argument("--device", help="train: auto | cpu | cuda | cuda:N")
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "proxy:NAME[+NAME] (zero-cost proxy, e.g. proxy:synflow+nwot) | "
                                      "module:callable (your own: a function arch -> fitness, or a class)")
     p.add_argument("--data", metavar="PATH",
-                   help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA)")
+                   help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA, else "
+                        "~/.local/share/gptnas: python -m gptnas.bench download)")
     from .methods.registry import DEFAULT_METHOD, METHODS
     p.add_argument("--method", help=f"{' | '.join(METHODS)} (default {DEFAULT_METHOD}; each method's options are "
                                     "in its config section, e.g. --set rea.population=20)")
@@ -100,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<method>-<space>-<dataset>-s<seed>, "
                                                  "with -2, -3 ... appended when taken)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any config key, e.g. --set search.cxpb=0.5 (repeatable)")
+                   help="any config key, e.g. --set ga.cxpb=0.5 --set search.lag=2 (repeatable; a key of a "
+                        "method the run does not use is refused)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint; with "
                                                     "--budget N (at least the evaluations made) a finished run goes "
@@ -163,7 +167,8 @@ def config_from_args(args):
     route_method_flags(args, d)
     for item in args.set:
         set_dotted(d, *parse_set(item))
-    cfg = validate(from_dict(d))
+    named = {parse_set(item)[0].split(".")[0]: parse_set(item)[0] for item in args.set}
+    cfg = validate(from_dict(d), strict_sections=named)
     if not cfg.out:  # a fresh directory each time: the default never touches an earlier run
         from pathlib import Path
         space = cfg.space.split(":")[-1].split(".")[-1]  # mypkg.spaces:make_space -> make_space

@@ -47,3 +47,19 @@ def test_every_subcommand_answers_help_as_its_module_does():
 def test_the_installed_console_script():
     r = subprocess.run(["gptnas", "--version"], capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0 and r.stdout.strip() == f"gptnas {gptnas.__version__}"
+
+
+def test_a_key_of_a_method_the_run_does_not_use_is_refused_as_a_flag_is(tmp_path):
+    # it was a warning nobody reads, and the key silently did nothing
+    r = gptnas_cmd("run", *USER, "--set", "ga.cxpb=0.5", "--budget", "3", "--out", tmp_path / "r")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "--set ga.cxpb: section ga holds options of method ga, which this run does not use (--method rea)" \
+        in r.stderr
+    assert not (tmp_path / "r").exists()
+    ok = gptnas_cmd("run", *USER, "--set", "rea.population=4", "--budget", "3", "--out", tmp_path / "ok")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_run_help_lists_every_space_and_uses_todays_keys():
+    text = gptnas_cmd("run", "--help").stdout
+    assert "tnb101" in text and "room_layout" in text and "search.cxpb" not in text

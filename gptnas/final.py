@@ -37,9 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--batch-size", type=int, dest="batch_size", help="default: the search's (ImageNet 128)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--workers", type=int, dest="num_workers",
+    p.add_argument("--loader-workers", type=int, dest="num_workers",
                    help="DataLoader workers reading batches (default: the run's; ImageNet: 8), for data streamed "
                         "from disk")
+    p.add_argument("--workers", type=int, dest="old_workers", help=argparse.SUPPRESS)  # its old name
     p.add_argument("--seed", type=int, help="default: the run's")
     p.add_argument("--data-root", dest="data_root", metavar="DIR",
                    help="the image dataset's folder (default: the run's --dataset-dir)")
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.old_workers is not None:
+        logging.getLogger(__name__).warning("final --workers is now --loader-workers (DataLoader workers; "
+                                            "the search's --workers are evaluation processes)")
+        if args.num_workers is None:
+            args.num_workers = args.old_workers
     try:
         result = final_train(args)
     except GptnasError as e:

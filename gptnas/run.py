@@ -56,6 +56,8 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m gptnas.run", description="Run or resume an architecture search.")
     p.add_argument("--config", metavar="FILE", help="YAML config (flags override it)")
+    top = p
+    p = top.add_argument_group("space and fitness")
     p.add_argument("--space", help="search space: macro (GPT-NAS block chain, default) | nb201 (NAS-Bench-201) | "
                                    "tnb101 (TransNAS-Bench-101 micro) | nb101 | module:callable (your own: a space, "
                                    "or a factory returning one)")
@@ -72,37 +74,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="benchmark release folder or imported .h5 table (default: $GPTNAS_DATA, else "
                         "~/.local/share/gptnas: python -m gptnas.bench download)")
     from .methods.registry import DEFAULT_METHOD, METHODS
+    p = top.add_argument_group("method (each method's own options; the rest with --set METHOD.KEY=VALUE)")
     p.add_argument("--method", help=f"{' | '.join(METHODS)} (default {DEFAULT_METHOD}; each method's options are "
                                     "in its config section, e.g. --set rea.population=20)")
     for dest, (flag, owners) in method_flags().items():
         names = ", ".join(dict.fromkeys(cls.name for cls, _ in owners))
         p.add_argument(flag.flag, dest=dest, type=flag.type, metavar=flag.metavar, help=f"{names}: {flag.help}")
+    p = top.add_argument_group("LLM (LAPT's principles, LM-Searcher's ranker: any OpenAI-compatible server)")
     p.add_argument("--llm-url", dest="llm_url", metavar="URL",
                    help="OpenAI-compatible server (default $OPENAI_BASE_URL), e.g. http://localhost:8000/v1; the key "
                         "comes from $OPENAI_API_KEY")
     p.add_argument("--llm-model", dest="llm_model", metavar="NAME", help="model name (default $OPENAI_MODEL)")
     p.add_argument("--llm-replay", dest="llm_replay", metavar="FILE",
                    help="rerun offline from a recorded llm_exchanges.jsonl")
+    p = top.add_argument_group("budget and time")
     p.add_argument("--budget", type=int, help="unique architectures to evaluate")
     p.add_argument("--budget-time", dest="budget_time", metavar="DURATION",
                    help="no new evaluation starts after this much run time (90s, 30m, 8h, 1d); those in flight "
                         "finish (--set search.on_time=cancel stops them)")
+    p.add_argument("--generations", type=int, help="optional cap on generations")
+    p.add_argument("--seed", type=int, help="the run's seed (default 0): the same seed, the same result")
     p.add_argument("--eval-timeout", dest="eval_timeout", metavar="DURATION",
                    help="stop an evaluation still running after this long (90s, 30m, 2h) and record it as failed; "
                         "the search goes on")
+    p = top.add_argument_group("workers")
     p.add_argument("--order", help="with --workers > 1: lag (default: the same result whatever the timing) | "
                                    "arrival (each result told as it comes; a resume replays the recorded order)")
-    p.add_argument("--generations", type=int, help="optional cap on generations")
-    p.add_argument("--seed", type=int)
     p.add_argument("--workers", type=int, help="evaluation processes (1 = serial)")
     p.add_argument("--threads", type=int, help="torch CPU threads of the search process (default 1; torch's "
                                                "choice when it trains networks itself)")
     p.add_argument("--parallel", help="serial | process | ray | simulated (a virtual clock: each evaluation takes the training time its result reports) (default: process when --workers > 1)")
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default $RAY_ADDRESS, else a local one)")
+    p = top.add_argument_group("run directory")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<method>-<space>-<dataset>-s<seed>, "
                                                  "with -2, -3 ... appended when taken)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+    top.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set ga.cxpb=0.5 --set search.lag=2 (repeatable; a key of a "
                         "method the run does not use is refused)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -110,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "--budget N (at least the evaluations made) a finished run goes "
                                                     "on, and --workers / --parallel / --ray-address / --threads "
                                                     "may change; nothing else can")
+    p = top.add_argument_group("output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-    return p
+    return top
 
 
 def parse_set(item: str) -> tuple[str, object]:

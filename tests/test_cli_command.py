@@ -60,6 +60,15 @@ def test_a_key_of_a_method_the_run_does_not_use_is_refused_as_a_flag_is(tmp_path
     assert ok.returncode == 0, ok.stderr
 
 
-def test_run_help_lists_every_space_and_uses_todays_keys():
+def test_run_help_lists_every_space_groups_its_flags_and_uses_todays_keys():
     text = gptnas_cmd("run", "--help").stdout
     assert "tnb101" in text and "room_layout" in text and "search.cxpb" not in text
+    groups = [line for line in text.splitlines() if line and not line.startswith((" ", "usage", "Run"))]
+    assert len(groups) >= 7 and "space and fitness:" in groups and "workers:" in groups
+
+
+def test_final_names_its_loader_workers_and_the_old_flag_says_so(tmp_path):
+    from gptnas.final import build_parser
+    assert build_parser().parse_args(["r", "--loader-workers", "3"]).num_workers == 3
+    r = gptnas_cmd("final", tmp_path / "nothing", "--workers", "2")
+    assert r.returncode == 2 and "final --workers is now --loader-workers" in r.stderr

@@ -209,7 +209,7 @@ def test_embedded_default_runs_from_the_command_line_with_real_training(tmp_path
     assert json.loads((run / "summary.json").read_text())["evaluations"] == 4
     # final training of the best architecture (the paper's long schedule, cut to 6 epochs here)
     r3 = subprocess.run([sys.executable, "-m", "gptnas.final", str(run), "--epochs", "6", "--lr-step", "5",
-                         "--workers", "1", "--onnx"],
+                         "--loader-workers", "1", "--onnx"],
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r3.returncode == 0, r3.stderr
     final = json.loads((run / "final.json").read_text())

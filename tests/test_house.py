@@ -18,6 +18,7 @@ LAYERS = {
     "config": 4,
     "search": 5,
     "run": 6, "final": 6, "report": 6, "ask": 6, "tell": 6, "principles": 6, "rank": 6, "bench.__main__": 6, "gpt": 6, "cli": 6,
+    "__main__": 6,
 }
 #: The one module that keeps old names working (issue 35): the only exemption.
 ALIASES = {"gptnas.compat"}

@@ -65,13 +65,13 @@ def test_a_worker_stuck_where_the_timer_cannot_reach_is_killed_and_replaced(para
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     t0 = time.monotonic()
     try:
-        r = gptnas.search(SPACE, StuckInC(), method="rea", budget=12, seed=0, workers=workers,
+        r = gptnas.search(SPACE, StuckInC(), method="rea", budget=8, seed=0, workers=workers,
                           parallel=None if workers == 1 else parallel,  # one worker: a process, since a limit is set
                           progress=False, search={"eval_timeout": 0.5, "max_failed_share": 0.9})
     finally:
         if parallel == "ray":
             ray.shutdown()
-    assert r.status == "complete" and r.evaluations == 12
+    assert r.status == "complete" and r.evaluations == 8
     stuck = [row for row in r.archive if SPACE.parse(row["arch"])[0] == 3]
     ok = [row for row in r.archive if SPACE.parse(row["arch"])[0] != 3]
     assert stuck and ok
@@ -189,15 +189,16 @@ class HangOnD:
 def test_cancel_stops_an_evaluation_that_never_returns_at_the_deadline(tmp_path, workers):
     # one worker: in a worker process of its own (an evaluation in the search's process could not be stopped)
     t0 = time.monotonic()
+    deadline = 8 if workers > 1 else 4
     r = gptnas.search(SPACE, HangOnD(), method="rea", budget=200, seed=3, workers=workers, progress=False,
-                      out=tmp_path / "r", search={"budget_time": 8, "on_time": "cancel"})
+                      out=tmp_path / "r", search={"budget_time": deadline, "on_time": "cancel"})
     took = time.monotonic() - t0
     assert r.status == "time" and r.evaluations >= 1 and r.state.cancelled >= 1
     assert took < 30, took  # not the hour the hung evaluation would take
     import json
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert 8 <= summary["wall_time_s"] < 12 and summary["evaluations"] == r.evaluations
-    assert all(row["elapsed_s"] <= 8 for row in r.archive)
+    assert deadline <= summary["wall_time_s"] < deadline + 4 and summary["evaluations"] == r.evaluations
+    assert all(row["elapsed_s"] <= deadline for row in r.archive)
 
 
 # 3. Ctrl-C with workers -------------------------------------------------------------------------------------------

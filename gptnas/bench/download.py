@@ -1,7 +1,7 @@
 """Getting a benchmark's files: ``python -m gptnas.bench download NAME [--to DIR] [--url URL] [--sha256 HEX]``.
 
 A download is resumable (a ``.part`` file continues with an HTTP range request), shows a progress bar, is checked
-against a SHA-256 digest before it takes its final name, is unpacked (a tar, with tarfile's ``data`` filter: no
+against a SHA-256 digest before it takes its final name, is unpacked (the dataset downloader's safe extraction: no
 links out of the folder, no device files), and is then imported once into the table cache, so the first search
 starts at once. Where the files go: ``--to DIR``, else the default data folder (:func:`default_data_root`), which
 ``--data`` then need not name.
@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ..core.paths import default_data_root
+from ..datasets.cifar import extract_archive
 from ..errors import DataError
 
 log = logging.getLogger(__name__)
@@ -117,20 +117,6 @@ def fetch(url: str, dest: Path, sha256: Optional[str] = None, progress: bool = T
     return digest
 
 
-def unpack(archive: Path, into: Path) -> None:
-    """Unpack a tar archive into ``into`` (tarfile's ``data`` filter: nothing outside ``into``, no devices)."""
-    into.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        try:
-            tar.extractall(into, filter="data")
-        except TypeError:  # a Python without extraction filters (before 3.11.4): refuse what would escape
-            for m in tar.getmembers():
-                target = (into / m.name).resolve()
-                if not str(target).startswith(str(into.resolve())) or m.issym() or m.islnk() or m.isdev():
-                    raise DataError(f"{archive.name} holds {m.name!r}, which would land outside {into}: not unpacked")
-            tar.extractall(into)
-
-
 def download(name: str, to: Optional[str] = None, url: Optional[str] = None, sha256: Optional[str] = None,
              progress: bool = True) -> Path:
     """Download, check, unpack and import benchmark ``name`` (``nb201``) into ``to`` (default
@@ -157,7 +143,9 @@ def download(name: str, to: Optional[str] = None, url: Optional[str] = None, sha
     if not (sha256 or release.sha256):
         print(f"{release.file}: SHA-256 {digest} (its authors publish none to compare with; pass --sha256 {digest} "
               "to pin it next time)")
-    unpack(dest, root / release.folder)
+    (root / release.folder).mkdir(parents=True, exist_ok=True)
+    # the release's one folder, moved into place whole; a member that would land outside is refused
+    extract_archive(dest, root / release.folder, dest.name.split(".")[0])
     from .importers import open_table  # imported once, cached: the first search starts at once
     table = open_table(root / release.folder)
     present = ", ".join(f"{ds} {table.num_present(ds):,}" for ds in table.datasets)

@@ -171,6 +171,20 @@ def kill_grace(limit: float) -> float:
     return max(2.0, 0.1 * limit)
 
 
+def overdue_at(since: dict, limit: Optional[float]) -> Optional[float]:
+    """When the oldest evaluation in flight (``since``: what -> its start, ``time.monotonic()``) is overdue: past
+    ``limit`` by the grace its timer signal had to stop it (it did not: stuck in a call that ignores signals)."""
+    if limit is None or not since:
+        return None
+    return min(since.values()) + limit + kill_grace(limit)
+
+
+def _stuck(limit: float, seconds: float, how: str):
+    """The failed result of an evaluation stopped past its limit by ``how`` (its worker killed, its task cancelled)."""
+    return EvalResult.failure(f"timed out after {limit:g} s (search.eval_timeout): it did not stop at the limit, so "
+                              f"{how}"), seconds
+
+
 def _dead(item, reason: str):
     """What a worker that died twice on ``item`` yields: a failed evaluation with the worker time unknown."""
     return EvalResult.failure(reason), 0.0
@@ -330,13 +344,6 @@ class ProcessMap(_Map):
             fut = self._pool.submit(_call_worker, item)
         self._futures[fut], self._since[fut] = (token, item), time.monotonic()
 
-    def _overdue_at(self) -> Optional[float]:
-        """When the oldest evaluation in flight is overdue: past its limit by a grace the timer signal had to stop
-        it (it did not: the worker is stuck in a call that ignores signals)."""
-        if self._limit is None or not self._since:
-            return None
-        return min(self._since.values()) + self._limit + kill_grace(self._limit)
-
     def _kill_overdue(self) -> None:
         """Kill the worker processes (the pool cannot say which one runs what), record each overdue evaluation as
         failed, and start the others again in fresh processes (evaluations are deterministic: only time is lost)."""
@@ -356,9 +363,7 @@ class ProcessMap(_Map):
         self._futures.clear()
         self._since.clear()
         for token, seconds in late:
-            self._done.append((token, (EvalResult.failure(
-                f"timed out after {self._limit:g} s (search.eval_timeout): it did not stop at the limit, so its "
-                "worker process was killed"), seconds)))
+            self._done.append((token, _stuck(self._limit, seconds, "its worker process was killed")))
         self._queue.extendleft(reversed(again))  # first again, in their order
         self._feed()
 
@@ -377,7 +382,7 @@ class ProcessMap(_Map):
             self._feed()
             if not self._futures:
                 raise RuntimeError("next_done() with nothing in flight")
-            overdue = self._overdue_at()
+            overdue = overdue_at(self._since, self._limit)
             wait_s = min((t - time.monotonic() for t in (end, overdue) if t is not None), default=None)
             done, _ = wait(list(self._futures), timeout=None if wait_s is None else max(0.0, wait_s),
                            return_when=FIRST_COMPLETED)
@@ -546,8 +551,7 @@ class RayMap(_Map):
         force (Ray kills its worker process) and is that evaluation failing."""
         end = None if timeout is None else time.monotonic() + timeout
         while True:
-            overdue = None if self._limit is None else \
-                min(self._since.values()) + self._limit + kill_grace(self._limit)
+            overdue = overdue_at(self._since, self._limit)
             wait_s = min((t - time.monotonic() for t in (end, overdue) if t is not None), default=None)
             ready, _ = self.ray.wait(list(self._refs), num_returns=1,
                                      timeout=None if wait_s is None else max(0.0, wait_s))
@@ -563,9 +567,7 @@ class RayMap(_Map):
                 self.ray.cancel(ref, force=True)
                 log.warning("an evaluation ran past search.eval_timeout=%gs without stopping (stuck in a call that "
                             "ignores signals): its Ray task cancelled, its worker killed", self._limit)
-                return token, (EvalResult.failure(
-                    f"timed out after {self._limit:g} s (search.eval_timeout): it did not stop at the limit, so its "
-                    "Ray task was cancelled by force"), seconds)
+                return token, _stuck(self._limit, seconds, "its Ray task was cancelled by force")
             if end is not None and time.monotonic() >= end:
                 return None
 

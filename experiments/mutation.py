@@ -6,6 +6,10 @@ diff.
     pip install mutmut
     nohup python experiments/mutation.py --data ../shared/data > experiments/results/tmp/mutation.log 2>&1 &
     python experiments/mutation.py --groups proxies,bananas      # a subset
+    python experiments/mutation.py --sample 0 --timeout 1800     # every mutant, not a sample (hours)
+
+By default each group tests a seeded random sample of its selected mutants (``--sample 60 --seed 0``), so the six
+groups fit in 20 minutes on 2 cores; the score is then an estimate, given with its 95 % Wilson interval.
 
 Writes ``experiments/results/mutation.md`` (the scores) and ``experiments/results/mutation_survivors.md`` (each
 survivor's diff); the copies live under ``--work`` (default ``experiments/results/tmp/mutation``), and a rerun
@@ -127,13 +131,40 @@ print(json.dumps(out))
 """
 
 
-def run_group(name: str, work: Path, children: int, data: str, timeout: int) -> dict:
-    """Run mutmut on one group (continuing an earlier run in ``work``): ``{status: count}``, survivors, seconds."""
+NOTHING = "gptnas.__no_such_mutant__"
+
+
+def statuses(work: Path, env: dict) -> dict:
+    """``{mutant name: status}`` of every mutant mutmut generated in ``work`` (``not checked`` until tested)."""
+    return json.loads(subprocess.run([sys.executable, "-c", READ], cwd=work, env=env, capture_output=True,
+                                     text=True, check=True, timeout=120).stdout)
+
+
+def sample_names(name: str, work: Path, env: dict, children: int, n: int, seed: int) -> list[str]:
+    """The group's mutants to test: a seeded sample of ``n`` of its selected mutants (the same on a rerun), less
+    those an earlier run already tested. mutmut generates the mutants, and records which tests reach which function,
+    on its first run; a filter that matches nothing stops it right after that, before any mutant is tested."""
+    import random
+    if not list((work / "mutants").rglob("*.py.meta")):
+        with open(work / "mutmut.log", "a") as log:
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), NOTHING],
+                           cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=1800)
+    status = {k: v for k, v in statuses(work, env).items() if selected(k, name)}
+    chosen = sorted(status) if n <= 0 or n >= len(status) else sorted(random.Random(seed).sample(sorted(status), n))
+    (work / "sample.json").write_text(json.dumps(chosen))
+    return [k for k in chosen if status[k] == "not checked"]
+
+
+def run_group(name: str, work: Path, children: int, data: str, timeout: int, sample: int = 0,
+              seed: int = 0) -> dict:
+    """Run mutmut on one group (continuing an earlier run in ``work``), on every selected mutant or on a seeded
+    sample of ``sample`` of them: ``{status: count}``, survivors, seconds, whether every chosen mutant was tested."""
     env = {**os.environ, "GPTNAS_DATA": str(Path(data).resolve()), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     t0 = time.time()
+    names = sample_names(name, work, env, children, sample, seed) if sample > 0 else ONLY[name]
     with open(work / "mutmut.log", "a") as log:
         proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", str(children),
-                                 *ONLY[name]], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 *(names or [NOTHING])], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
             rc = proc.wait(timeout=timeout)
@@ -142,9 +173,10 @@ def run_group(name: str, work: Path, children: int, data: str, timeout: int) -> 
             proc.wait()
             rc = "timeout"
     seconds = time.time() - t0
-    status = json.loads(subprocess.run([sys.executable, "-c", READ], cwd=work, env=env, capture_output=True,
-                                       text=True, check=True, timeout=120).stdout)
-    status = {k: v for k, v in status.items() if selected(k, name)}  # what mutmut made of the rest is not ours
+    status = {k: v for k, v in statuses(work, env).items() if selected(k, name)}  # the rest is not ours
+    if sample > 0:
+        chosen = set(json.loads((work / "sample.json").read_text()))
+        status = {k: v for k, v in status.items() if k in chosen}
     counts = {s: sum(v == s for v in status.values()) for s in sorted(set(status.values()))}
     survivors = sorted(k for k, v in status.items() if v == "survived")
     diffs = {}
@@ -153,12 +185,25 @@ def run_group(name: str, work: Path, children: int, data: str, timeout: int) -> 
                            text=True, timeout=120).stdout
         diffs[k] = "\n".join(ln for ln in d.splitlines() if ln.startswith(("+", "-")) and not ln.startswith(("+++",
                                                                                                             "---")))
-    return {"rc": rc, "counts": counts, "survivors": diffs, "seconds": seconds, "complete": rc == 0}
+    complete = "not checked" not in counts
+    return {"rc": rc, "counts": counts, "survivors": diffs, "seconds": seconds, "complete": complete,
+            "sample": sample, "seed": seed}
 
 
 def score(counts: dict) -> float:
     k, s, t = counts.get("killed", 0), counts.get("survived", 0), counts.get("timeout", 0)
     return k / (k + s + t) if k + s + t else float("nan")
+
+
+def wilson(counts: dict, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson interval of the score, for a score measured on a sample of the mutants."""
+    k = counts.get("killed", 0)
+    n = k + counts.get("survived", 0) + counts.get("timeout", 0)
+    if not n:
+        return float("nan"), float("nan")
+    p = k / n
+    mid, half = (p + z * z / (2 * n)), z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5)
+    return (mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)
 
 
 def main(argv=None) -> int:
@@ -171,6 +216,9 @@ def main(argv=None) -> int:
                                                               "count as \"not checked\"")
     ap.add_argument("--out", default=str(REPO / "experiments/results/mutation"))
     ap.add_argument("--redo", action="store_true", help="test again the groups a finished run holds")
+    ap.add_argument("--sample", type=int, default=60, help="mutants tested per group, drawn at random from its "
+                                                           "selected ones (0: every one)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the sample")
     args = ap.parse_args(argv)
     try:
         import mutmut  # noqa: F401
@@ -185,29 +233,39 @@ def main(argv=None) -> int:
     results_file = Path(args.work) / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for g in names:
-        if results.get(g, {}).get("complete") and not args.redo:
+        before = results.get(g, {})
+        if before.get("complete") and before.get("sample", 0) == args.sample and before.get("seed", 0) == args.seed \
+                and not args.redo:
             print(f"{g}: done before (--redo runs it again)")
             continue
         mutate, tests = GROUPS[g]
         work = Path(args.work) / g
         prepare(work, mutate, tests)
         print(f"{g}: mutating {', '.join(mutate)}; tests {', '.join(tests)}", flush=True)
-        results[g] = run_group(g, work, args.children, args.data, args.timeout)
+        if args.redo or before.get("sample", 0) != args.sample or before.get("seed", 0) != args.seed:
+            shutil.rmtree(work / "mutants", ignore_errors=True)  # mutmut would keep the other run's results
+        results[g] = run_group(g, work, args.children, args.data, args.timeout, args.sample, args.seed)
         print(f"  {results[g]['counts']} score {score(results[g]['counts']):.3f} in {results[g]['seconds']:.0f} s",
               flush=True)
         results_file.write_text(json.dumps(results, indent=1))
+    how = f"a seeded sample of {args.sample} mutants per group (seed {args.seed})" if args.sample > 0 else \
+        "every selected mutant"
     lines = [f"Mutation score per module group (mutmut {mutmut.__version__ if hasattr(mutmut, '__version__') else ''},"
-             f" `python experiments/mutation.py --timeout {args.timeout} --children {args.children}`, a run per group; "
+             f" `python experiments/mutation.py --sample {args.sample} --seed {args.seed} --timeout {args.timeout} "
+             f"--children {args.children}`: {how}, a run per group; "
              "a rerun continues where mutmut stopped). Score = killed /"
-             " (killed + survived + timed out); a mutant no selected test reaches counts as \"no tests\".", "",
-             "| group | mutated | tests | mutants | killed | survived | timed out | no tests | not checked | score | "
-             "seconds |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             " (killed + survived + timed out), with its 95 % Wilson interval; a mutant no selected test reaches "
+             "counts as \"no tests\".", "",
+             "| group | mutated | tests | mutants | killed | survived | timed out | no tests | not checked | score "
+             "(95 % interval) | seconds |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for g, r in results.items():
         c = r["counts"]
         mutate, tests = GROUPS.get(g, ([], []))
         lines.append(f"| {g} | {', '.join(mutate)} | {', '.join(t.replace('tests/', '') for t in tests)} | "
                      f"{sum(c.values())} | {c.get('killed', 0)} | {c.get('survived', 0)} | {c.get('timeout', 0)} | "
-                     f"{c.get('no tests', 0)} | {c.get('not checked', 0)} | {score(c):.3f} | {r['seconds']:.0f} |")
+                     f"{c.get('no tests', 0)} | {c.get('not checked', 0)} | {score(c):.3f} "
+                     f"({wilson(c)[0]:.2f}–{wilson(c)[1]:.2f}) | {r['seconds']:.0f} |")
+    lines += ["", f"All groups: {sum(r['seconds'] for r in results.values()) / 60:.1f} minutes."]
     out = Path(args.out)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     surv = ["Surviving mutants per group (`mutmut show NAME` in the group's copy gives the whole diff).", ""]

@@ -11,7 +11,7 @@ pool refills) is measured with it. Fitness is the table's CIFAR-10 validation ac
 ``--startup`` times what a user meets, worker start-up included: ``python -m gptnas.run`` with a user's pure-Python
 fitness (``startup_fitness.py``: sleeps 0.2–0.8 s, by the architecture's hash), random search, budget 60, with 1 and
 4 worker processes, ``--repeats`` times each; speed-up of the search's wall time (``summary.json``'s
-``wall_time_s``: worker start-up included) and of the whole command. Writes results/worker_startup.{md,json}.
+``search_time_s``: worker start-up included) and of the whole command. Writes results/worker_startup.{md,json}.
 
 Writes experiments/results/parallel_efficiency.md (+ .png, + .json with every wall time).
 """
@@ -114,7 +114,7 @@ def startup(repeats: int, budget: int, workers: int) -> int:
                 subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
                 whole = time.perf_counter() - t0
                 s = json.loads((out / "summary.json").read_text())
-                rows.append({"workers": n, "repeat": rep, "command_s": whole, "search_s": s["wall_time_s"]})
+                rows.append({"workers": n, "repeat": rep, "command_s": whole, "search_s": s["search_time_s"]})
                 print(f"N={n} repeat {rep}: search {s['wall_time_s']:.2f} s, command {whole:.2f} s", flush=True)
                 shutil.rmtree(out)
     med = {(n, k): statistics.median(r[k] for r in rows if r["workers"] == n)
@@ -123,7 +123,7 @@ def startup(repeats: int, budget: int, workers: int) -> int:
              f"`python experiments/parallel_efficiency.py --startup --repeats {repeats}` — `python -m gptnas.run "
              f"--space nb201 --fitness startup_fitness:fit --method random --budget {budget} --workers N`, a user's "
              "pure-Python fitness sleeping 0.2–0.8 s (mean 0.5 s); seeds 0.."
-             f"{repeats - 1}; medians. Search = `summary.json`'s `wall_time_s` (worker start-up included); "
+             f"{repeats - 1}; medians. Search = `summary.json`'s `search_time_s` (worker start-up included); "
              "command = the whole process, interpreter start to exit.", "",
              "| | N=1 | N=%d | speed-up |" % workers, "|---|---:|---:|---:|"]
     for k, name in (("search_s", "search"), ("command_s", "command")):

@@ -260,11 +260,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     s = rd.read_summary()
     best = s["best"]
-    print(f"status: {s['status']}, {s['evaluations']} evaluations, {s['generations']} generations")
+    empty = s.get("generations_without_new", 0)
+    print(f"status: {s['status']}, {s['evaluations']} evaluations in {s['generations']} generations"
+          + (f" ({empty} of them proposed only architectures evaluated before: no budget spent)" if empty else "")
+          + f", {s['wall_time_s']:.1f} s")
     if best:
         test = "n/a" if best["test"] is None else f"{best['test']:.4f}"
         print(f"best architecture: {best['arch']}")
-        print(f"best fitness ({s.get('fitness_name', s['fitness_kind'])}): {best['fitness']:.4f}   test accuracy: {test}")
+        print(f"best fitness ({s.get('fitness_name', s['fitness_kind'])}): {best['fitness']:.4f}   test accuracy: {test}"
+              f"   found after {best.get('found_after', best['evaluation'] + 1)} evaluations")
+        if "rank" in best:
+            print(f"in the benchmark table: rank {best['rank']} of {s['table']['architectures']}, "
+                  f"regret {best['regret']:.4f} (the table's best: {s['table']['best_fitness']:.4f})")
     print(f"run directory: {rd.path}")
     return 0
 

@@ -76,6 +76,10 @@ class TabularEvaluator(Evaluator):
         extras = {k: v for k, v in zip(self._keys[1:], values[1:]) if not math.isnan(v)}
         return EvalResult(fitness=values[0], extras=extras)
 
+    def table_fitness(self) -> np.ndarray:
+        """The fitness (validation accuracy, %) of every architecture the table holds: float64 (N,)."""
+        return self._by_code[0][self._present]
+
     def __repr__(self) -> str:
         return f"TabularEvaluator({self.table_name!r}, {self.dataset!r})"
 
@@ -107,6 +111,10 @@ class TNB101Evaluator(Evaluator):
         if math.isnan(v):
             raise DataError(f"cell {tnb101.ops_to_tuple_string(arch)} has no {self.task} value in {self.table_name}")
         return EvalResult(float(v))
+
+    def table_fitness(self) -> np.ndarray:
+        """The fitness (the task's validation value) of every cell the table holds: float64 (N,)."""
+        return self._values[~np.isnan(self._values)].astype(float)
 
     def __repr__(self) -> str:
         return f"TNB101Evaluator({self.table_name!r}, {self.task!r})"

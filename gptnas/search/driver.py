@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deap import base
@@ -50,6 +50,20 @@ class Prepared:
     toolbox: base.Toolbox
     method: Method
     progress: bool = True
+    opened: float = field(default_factory=time.perf_counter)  # this session's start (real seconds)
+    wall_before: float = 0.0  # real seconds of the run's earlier sessions
+    table: object = None  # every architecture's fitness in the benchmark table, once asked (summary's rank)
+
+    def tick(self, state) -> None:
+        """The run's real time so far into ``state.wall_s``."""
+        state.wall_s = self.wall_before + time.perf_counter() - self.opened
+
+    def table_fitness(self):
+        """Every architecture's fitness in the run's benchmark table (float (N,)), or None when it has none."""
+        if self.table is None:
+            get = getattr(self.evaluator, "table_fitness", None)
+            self.table = False if get is None else get()
+        return None if self.table is False else self.table
 
 
 def _user_fitness(cfg: RunConfig, space):
@@ -230,6 +244,7 @@ class Checkpointer:
         self.rd.evaluations.append(state.archive.rows[self.rows_done:], fsync=True)
         self.rd.generations.append([dict(r) for r in state.logbook[self.records_done:]], fsync=True)
         self.rows_done, self.records_done = len(state.archive), len(state.logbook)
+        self.p.tick(state)
         self.rd.write_checkpoint({"search": state.to_dict(), "rngs": self.p.rngs.state(),
                                   "space_fingerprint": self.fingerprint}, fsync=True)
         # Results in but not yet told to the method (several workers), then a replay's answers not yet taken, in the
@@ -249,7 +264,9 @@ def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     """The files a person reads: HDF5 archive, summary, convergence plot."""
     state.archive.write(rd.archive)
     llm = llm_cost(rd.path / "llm_exchanges.jsonl")
-    rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space), llm, p.method.details()))
+    p.tick(state)
+    rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space), llm, p.method.details(),
+                                  p.table_fitness()))
     space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
     target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,
@@ -292,6 +309,7 @@ def open_new(cfg: RunConfig, overwrite: bool = False, progress: bool = True, spa
              method=None) -> tuple:
     """A new run directory ``cfg.out``, locked, its search prepared and not started: ``(run directory, Prepared,
     state, answers, Session)``; the caller closes the session."""
+    opened = time.perf_counter()
     resolve_paths(cfg)
     _check_new(cfg.out, overwrite)
     # The directory first (locked), so what preparing writes — principles, recorded LLM exchanges — has its place;
@@ -309,6 +327,7 @@ def open_new(cfg: RunConfig, overwrite: bool = False, progress: bool = True, spa
     except BaseException:
         rd.unlock()
         raise
+    p.opened = opened
     session = Session(rd, p)
     log.info("gptnas %s: %s on %s/%s, budget %d, seed %d -> %s", __version__, p.method.label, cfg.space,
              cfg.dataset, cfg.search.budget, cfg.seed, rd.path)
@@ -358,6 +377,7 @@ def open_existing(path: str | Path, progress: bool = True, space=None, evaluator
     """The run in ``path``, locked (waiting up to ``wait`` seconds for another process to release it), its search
     prepared from its last checkpoint and not started: ``(run directory, Prepared, state, answers, Session)`` (see
     :func:`resume`); the caller closes the session."""
+    opened = time.perf_counter()
     rd = RunDir.open(path).lock(wait=wait)
     try:
         cfg = from_recorded(recorded_config(rd, overrides))
@@ -408,6 +428,7 @@ def open_existing(path: str | Path, progress: bool = True, space=None, evaluator
                 state.status = "running"  # more time (or none set): the run stopped by its time budget goes on
             rd.write_config(cfg.to_dict())
             rd.write_started(cfg.to_dict(), space_fingerprint(p.space))
+        p.opened, p.wall_before = opened, state.wall_s
         session = Session(rd, p)
     except BaseException:
         rd.unlock()

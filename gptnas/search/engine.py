@@ -659,6 +659,7 @@ class Search:
             state.hof.update(evaluated)
             self.record(state, n_new, generation)
         state.stall = 0 if n_new else state.stall + 1
+        state.empty_generations += not n_new
         history.in_flight = self.flying() if self.open else _NONE
         if n_new or state.stall >= self.stall_limit or self.max_generations is not None:  # else: nothing changed
             status = self.next_status(state)

@@ -30,7 +30,9 @@ class SearchState:
     hof: tools.HallOfFame = field(default_factory=lambda: tools.HallOfFame(10))
     logbook: tools.Logbook = field(default_factory=tools.Logbook)
     stall: int = 0                           # generations in a row that evaluated nothing new
-    elapsed_s: float = 0.0                   # wall time summed over all sessions of the run
+    elapsed_s: float = 0.0                   # the search's clock (virtual on the simulated one), over sessions
+    wall_s: float = 0.0                      # real seconds of the run's sessions, opening to last write, summed
+    empty_generations: int = 0               # generations whose proposals were all evaluated before (no budget)
     status: str = "running"                  # running | complete | stalled | generations | time | failed
     learner_states: dict = field(default_factory=dict)  # learner name -> its state_dict, at the last checkpoint
     best_index: int | None = None            # archive row with the highest fitness (first on ties)
@@ -77,7 +79,8 @@ class SearchState:
             "archive_attrs": self.archive.attrs,
             "hof": {"maxsize": self.hof.maxsize, "items": pack(self.hof.items)},
             "logbook_header": self.logbook.header,
-            "stall": self.stall, "elapsed_s": self.elapsed_s, "status": self.status,
+            "stall": self.stall, "elapsed_s": self.elapsed_s, "status": self.status, "wall_s": self.wall_s,
+            "empty_generations": self.empty_generations,
             "learner_states": self.learner_states, "dropped": dict(self.dropped),
             **({"open": self.open} if self.open else {}), **({"cancelled": self.cancelled} if self.cancelled else {}),
         }
@@ -95,7 +98,8 @@ class SearchState:
             learners = {"gpt": d["method_state"]} if d.get("method_state") else {}
         st = cls(generation=d["generation"], stall=d["stall"], elapsed_s=d["elapsed_s"], status=d["status"],
                  learner_states=learners, history=History(parse, budget), dropped=dict(d.get("dropped", {})),
-                 open=d.get("open"), cancelled=d.get("cancelled", 0))
+                 open=d.get("open"), cancelled=d.get("cancelled", 0), wall_s=d.get("wall_s", 0.0),
+                 empty_generations=d.get("empty_generations", 0))
         st.population = None if d["population"] is None else unpack(d["population"])
         st.archive = Archive(rows[:d["num_rows"]], d["archive_attrs"])
         for i, r in enumerate(st.archive.rows):

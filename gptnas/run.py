@@ -21,6 +21,7 @@ import yaml
 
 from .config import RESUME_OVERRIDES, SECTIONS, from_dict, load_yaml, set_dotted, validate
 from .errors import ConfigError, GptnasError
+from .core.terminal import progress_wanted
 
 # flag -> dotted config key (the framework's; each method and wrapper brings its own: method_flags)
 _FLAGS = {
@@ -118,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "on, and --workers / --parallel / --ray-address / --threads "
                                                     "may change; nothing else can")
     p = top.add_argument_group("output")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bars = p.add_mutually_exclusive_group()
+    bars.add_argument("--progress", action="store_true", help="progress bars even when stderr is not a terminal "
+                                                               "(default: only on a terminal)")
+    bars.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     return top
 
@@ -235,11 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     target = args.resume
     try:
         if args.resume:
-            rd, state = driver.resume(args.resume, progress=not args.no_progress, overrides=resume_overrides(args))
+            rd, state = driver.resume(args.resume, progress=progress_wanted(args.progress, args.no_progress),
+                                       overrides=resume_overrides(args))
         else:
             cfg = config_from_args(args)
             target = cfg.out
-            rd, state = driver.start(cfg, overwrite=args.overwrite, progress=not args.no_progress)
+            rd, state = driver.start(cfg, overwrite=args.overwrite,
+                                     progress=progress_wanted(args.progress, args.no_progress))
     except GptnasError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

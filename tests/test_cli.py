@@ -164,3 +164,14 @@ def test_lazy_packages_still_give_every_name_and_submodule():
     assert lapt.stats.__name__ == "gptnas.methods.lapt.stats" and lapt.Principles is lapt.principles.Principles
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         lm.nope
+
+
+def test_progress_bars_only_on_a_terminal_or_when_asked(table, tmp_path):
+    args = ["--space", "nb201", "--dataset", "cifar10", "--method", "rea", "--budget", "20", "--data", table]
+    piped = run_cli(*args, "--out", str(tmp_path / "a"))
+    assert piped.returncode == 0, piped.stderr
+    assert "eval/s" not in piped.stderr and "20/20" not in piped.stderr  # a redirected log holds no bar updates
+    asked = run_cli(*args, "--progress", "--out", str(tmp_path / "b"))
+    assert asked.returncode == 0 and "20/20" in asked.stderr
+    both = run_cli(*args, "--progress", "--no-progress", "--out", str(tmp_path / "c"))
+    assert both.returncode == 2 and "not allowed with" in both.stderr

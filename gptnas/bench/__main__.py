@@ -19,6 +19,7 @@ from pathlib import Path
 from ..encodings import nb201 as enc
 from ..errors import ConfigError, GptnasError
 from ..core.paths import default_data_root
+from ..core.terminal import progress_wanted
 from .download import RELEASES, download
 from .importers import import_release
 from .table import BenchTable, unit_of
@@ -37,7 +38,9 @@ def _build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--url", help="where to fetch the release file (a copy your lab hosts; default: "
                                   "$GPTNAS_MIRROR/FILE, else the manual steps are printed)")
     dl.add_argument("--sha256", metavar="HEX", help="the file's expected SHA-256 (the authors publish none)")
-    dl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bars = dl.add_mutually_exclusive_group()
+    bars.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    bars.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     imp = sub.add_parser("import", help="import an official release into one .h5 table")
     imp.add_argument("space", choices=["nb201"], help="search space of the benchmark")
@@ -74,7 +77,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_download(args) -> int:
-    download(args.name, args.to, url=args.url, sha256=args.sha256, progress=not args.no_progress)
+    download(args.name, args.to, url=args.url, sha256=args.sha256,
+             progress=progress_wanted(args.progress, args.no_progress))
     return 0
 
 

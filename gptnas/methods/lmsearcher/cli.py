@@ -15,6 +15,7 @@ import random
 import sys
 
 from ...errors import ConfigError, GptnasError
+from ...core.terminal import progress_wanted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,12 +63,12 @@ def main(argv=None) -> int:
                               "(a ranker for a space without tables)")
         if synthetic and not args.source:  # no tables read: the space alone
             space = _space(args.space)
-            ctx = SearchContext(space, Rngs(0), progress=True, space_name=space.name)
+            ctx = SearchContext(space, Rngs(0), progress=progress_wanted(), space_name=space.name)
         else:
             cfg = validate(RunConfig(space=args.space, fitness="benchmark", data=args.data,
                                      dataset=getattr(args, "target", None)))
             space = get_space(cfg.space, cfg.space_options)
-            ctx = SearchContext(space, Rngs(0), progress=True, dataset=getattr(args, "target", None),
+            ctx = SearchContext(space, Rngs(0), progress=progress_wanted(), dataset=getattr(args, "target", None),
                                 fitness="benchmark", data=cfg.data, space_name=cfg.space)
         if args.cmd == "trajectories":
             from .rankers import training_sources

@@ -283,3 +283,21 @@ def test_the_search_evaluates_the_candidate_its_ranker_chooses(monkeypatch):
     assert [space.ncode(space.parse(row["arch"])) for row in ranked] == stub.chosen
     # the preference is the search's: the last-sorting code is the all-"d" genome, the fitness's best too
     assert r.best.fitness == 18.0
+
+
+def test_the_llm_ranker_with_no_server_fails_in_one_line_before_training(data, tmp_path, monkeypatch):
+    import socket
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cache = tmp_path / "cache"
+    r = subprocess.run([sys.executable, "-m", "gptnas.run", "--space", "nb201", "--dataset", "cifar10", "--data", data,
+                        "--method", "lmsearcher", "--ranker", "llm", "--llm-model", "m", "--budget", "12",
+                        "--llm-url", f"http://127.0.0.1:{port}/v1", "--out", str(tmp_path / "run"), "-q"],
+                       env={**os.environ, "PYTHONPATH": str(REPO), "GPTNAS_CACHE": str(cache)},
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 2 and "cannot reach the LLM server" in r.stderr, r.stderr[-2000:]
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (cache / "ranker").exists()  # the fallback ranker was never trained (it is cached there)
+    assert not (tmp_path / "run").exists()  # and a run that could not start leaves nothing behind

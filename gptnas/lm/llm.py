@@ -170,6 +170,26 @@ class ChatClient:
                     break
                 self._recorded.setdefault(r["key"], []).append(r["reply"])
 
+    def check(self, timeout_s: float = 5.0) -> None:
+        """Raise :class:`LLMError` in one line when the server cannot be reached (one ``GET {url}/models``, at most
+        ``timeout_s`` seconds): called before work that only pays off with a server (training a fallback ranker),
+        so a wrong ``--llm-url`` is said in seconds, not after minutes. Any HTTP answer counts as reachable (the
+        chat request says what is wrong with it). Nothing is checked when every reply can come from a recording:
+        replaying, or a resumed run whose exchanges are recorded."""
+        if self.replay_only or self._recorded:
+            return
+        import httpx
+        url = self.settings.url.rstrip("/") + "/models"
+        headers = {"Authorization": f"Bearer {os.environ[KEY_ENV]}"} if os.environ.get(KEY_ENV) else {}
+        try:
+            httpx.get(url, headers=headers, timeout=min(timeout_s, self.settings.timeout_s))
+        except httpx.TimeoutException:
+            raise LLMError(f"the LLM server at {self.settings.url} did not answer within {timeout_s:g} s: start it, "
+                           "or check --llm-url") from None
+        except httpx.HTTPError as e:
+            raise LLMError(f"cannot reach the LLM server at {self.settings.url} ({type(e).__name__}: {e}): start it, "
+                           "or check --llm-url (it ends in /v1)") from None
+
     # ------------------------------------------------------------------------------------------------------------
     def chat(self, messages: list[dict]) -> str:
         """The assistant's reply (text) to ``messages`` (``[{"role": ..., "content": ...}, ...]``)."""

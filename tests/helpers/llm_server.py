@@ -36,6 +36,11 @@ class LLMServer:
             def log_message(self, *a):
                 pass
 
+            def do_GET(self):  # a model list, as vLLM and Ollama answer ``GET /v1/models``
+                if not self.path.endswith("/models"):
+                    return self._raw(404, b"{}")
+                self._raw(200, json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode())
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 self._body = body

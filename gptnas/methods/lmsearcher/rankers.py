@@ -241,6 +241,7 @@ def make_ranker(settings, ctx, progress: bool = True):
     from ...lm.llm import ChatClient
     record = None if ctx.run_dir is None else ctx.run_dir / "llm_exchanges.jsonl"
     client = ChatClient(ctx.llm, record=record)
+    client.check()  # before the fallback ranker trains (minutes): a server nobody runs is said at once
     fallback = builtin_ranker(settings, ctx, progress) if settings.fallback == "builtin" else \
         RandomRanker(random.Random(ctx.rngs.derive("fallback")))
     return LLMRanker(client, fallback, settings.retries, settings.history)

@@ -69,3 +69,23 @@ def test_the_simulated_clock_is_said_so(nb201_dir, tmp_path):
     s = json.loads((out / "summary.json").read_text())
     # virtual seconds of training the table records: far more than the real time the lookups took
     assert s["clock"] == "simulated" and s["search_time_s"] > 100 * s["wall_time_s"]
+
+
+def test_the_archive_names_each_childs_parent(nb201_dir, tmp_path):
+    from gptnas.spaces import NB201Space
+    from gptnas.storage.archive import read_archive
+    space = NB201Space()
+    for method in ("rea", "ga"):
+        out = tmp_path / method
+        assert main(BASE + ["--data", str(nb201_dir), "--method", method, "--budget", "50", "--out", str(out)]) == 0
+        a = read_archive(out / "archive.h5")
+        parent, origin, arch = a["parent"], a["origin"], a["arch"]
+        assert all((parent[i] == -1) == (origin[i] == "random") for i in range(len(arch)))
+        assert all(parent[i] < i for i in range(len(arch)))  # a parent was evaluated before its child
+        if method == "rea":  # REA's mutation changes one operation of its parent
+            for i in range(len(arch)):
+                if origin[i] == "mutation":
+                    child, mother = space.parse(arch[i]), space.parse(arch[parent[i]])
+                    assert sum(x != y for x, y in zip(child, mother)) == 1, (arch[i], arch[parent[i]])
+        journal = [json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines()]
+        assert [r["parent"] for r in journal] == [arch[p] if p >= 0 else "" for p in parent]

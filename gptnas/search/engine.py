@@ -594,7 +594,8 @@ class Search:
             self.arrived[key] = (res[0], res[1], now)
             if self.on_result:
                 unit = self.unit_of(key)
-                self.on_result(make_row(unit.generation, key, res[0], res[1], now, self.origin(unit, key)))
+                self.on_result(make_row(unit.generation, key, res[0], res[1], now, self.origin(unit, key),
+                                        self.parent(unit, key)))
         while self.queue and self.in_flight() < self.capacity:
             self.submit(self.queue.popleft())
 
@@ -604,6 +605,11 @@ class Search:
     @staticmethod
     def origin(unit: Unit, key: str) -> str:
         return next((getattr(c, "origin", "") for c, k in zip(unit.children, unit.keys) if k == key), "")
+
+    @staticmethod
+    def parent(unit: Unit, key: str) -> str | None:
+        """The key of the architecture the child ``key`` was made from (its ``parent_key``), or None."""
+        return next((getattr(c, "parent_key", None) for c, k in zip(unit.children, unit.keys) if k == key), None)
 
     def complete(self, unit: Unit) -> bool:
         cache, arrived = self.state.cache, self.arrived
@@ -636,7 +642,8 @@ class Search:
         for key, child in zip(unit.keys, unit.children):
             if key is not None and key in unit.new and key in self.arrived:
                 res, dt, at = self.arrived.pop(key)
-                state.add_evaluation(key, res, dt, at, getattr(child, "origin", ""), generation=unit.generation)
+                state.add_evaluation(key, res, dt, at, getattr(child, "origin", ""), generation=unit.generation,
+                                     parent=getattr(child, "parent_key", None))
                 self.items.pop(key, None)
                 self.numbers.pop(key, None)
                 if res.failed:
@@ -681,6 +688,7 @@ class Search:
         if self.on_checkpoint:
             state.open = [u.pack(self.arrived) for u in self.open]
             state.arrived_rows = [make_row(self.unit_of(k).generation, k, r[0], r[1], r[2],
-                                           self.origin(self.unit_of(k), k)) for k, r in self.arrived.items()]
+                                           self.origin(self.unit_of(k), k), self.parent(self.unit_of(k), k))
+                                  for k, r in self.arrived.items()]
             self.on_checkpoint(state)
             state.open = None

@@ -49,12 +49,13 @@ class SearchState:
         return len(self.archive)
 
     def add_evaluation(self, key: str, result: EvalResult, eval_time_s: float, elapsed_s: float,
-                       origin: str, generation: int | None = None) -> None:
+                       origin: str, generation: int | None = None, parent: str | None = None) -> None:
         """Record one new evaluation in the cache and the archive, keeping the incumbent up to date;
-        ``generation``: the one that asked for it (default: the current one)."""
+        ``generation``: the one that asked for it (default: the current one); ``parent``: the key of the
+        architecture it was made from."""
         gen = self.generation if generation is None else generation
         self.cache[key] = result
-        self.archive.append(gen, key, result, eval_time_s, elapsed_s, origin)
+        self.archive.append(gen, key, result, eval_time_s, elapsed_s, origin, parent)
         self._consider(len(self.archive) - 1)
         self.history.append(key, result.fitness, bool(result.failed), gen, origin)
 

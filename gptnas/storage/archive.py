@@ -12,6 +12,9 @@ One row per evaluated (unique) architecture, columns as datasets of equal length
 ``origin``       str      operator that produced it: random, mutation, crossover, gpt, ...
 ``failed``       str      empty, or the reason the evaluation failed
 ``extras``       str      JSON of everything else the evaluator reported (params, proxy scores, ...)
+``parent``       int32    row of the architecture it was made from (mutated; a crossover child: the parent it
+                          started as a copy of), -1 for none (drawn at random, or a method that does not say);
+                          the journals hold the parent's key
 ===============  =======  ===========================================================
 """
 from __future__ import annotations
@@ -26,7 +29,8 @@ import numpy as np
 from ..errors import DataError
 from .atomic import atomic_write
 
-COLUMNS = ("generation", "arch", "fitness", "test", "eval_time_s", "elapsed_s", "origin", "failed", "extras")
+COLUMNS = ("generation", "arch", "fitness", "test", "eval_time_s", "elapsed_s", "origin", "failed", "extras",
+           "parent")
 _STR = h5py.string_dtype("utf-8")
 
 
@@ -40,9 +44,11 @@ class Archive:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def append(self, generation: int, arch: str, result, eval_time_s: float, elapsed_s: float, origin: str) -> None:
-        """Add one evaluation (``result`` is an :class:`~gptnas.evaluators.EvalResult`)."""
-        self.rows.append(make_row(generation, arch, result, eval_time_s, elapsed_s, origin))
+    def append(self, generation: int, arch: str, result, eval_time_s: float, elapsed_s: float, origin: str,
+               parent: str | None = None) -> None:
+        """Add one evaluation (``result`` is an :class:`~gptnas.evaluators.EvalResult`; ``parent``: the key of the
+        architecture it was made from)."""
+        self.rows.append(make_row(generation, arch, result, eval_time_s, elapsed_s, origin, parent))
 
     def column(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.rows])
@@ -54,6 +60,11 @@ class Archive:
                 for k, v in self.attrs.items():
                     f.attrs[k] = v if v is not None else ""
                 for name in COLUMNS:
+                    if name == "parent":  # the journals' parent key, as the parent's row
+                        row_of = {r["arch"]: i for i, r in enumerate(self.rows)}
+                        vals = [row_of.get(r.get("parent") or "", -1) for r in self.rows]
+                        f.create_dataset(name, data=np.array(vals, dtype=np.int32))
+                        continue
                     vals = [r[name] for r in self.rows]
                     if name in ("arch", "origin", "failed", "extras"):
                         f.create_dataset(name, data=np.array(vals, dtype=object), dtype=_STR)
@@ -64,14 +75,17 @@ class Archive:
         atomic_write(path, _w)
 
 
-def make_row(generation: int, arch: str, result, eval_time_s: float, elapsed_s: float, origin: str) -> dict:
-    """One archive row (plain data, as the journals hold it) of an :class:`~gptnas.evaluators.EvalResult`."""
+def make_row(generation: int, arch: str, result, eval_time_s: float, elapsed_s: float, origin: str,
+             parent: str | None = None) -> dict:
+    """One archive row (plain data, as the journals hold it) of an :class:`~gptnas.evaluators.EvalResult`;
+    ``parent``: the key of the architecture it was made from, or None."""
     extras = {k: v for k, v in result.extras.items() if k != "test"} if result.extras else None
     return {
         "generation": int(generation), "arch": arch, "fitness": float(result.fitness),
         "test": float("nan") if result.test is None else float(result.test),
         "eval_time_s": float(eval_time_s), "elapsed_s": float(elapsed_s), "origin": origin or "",
         "failed": result.failed or "", "extras": _ENCODER.encode(extras) if extras else "{}",
+        "parent": parent or "",
     }
 
 
@@ -81,6 +95,9 @@ def read_archive(path: str | Path) -> dict[str, np.ndarray]:
         with h5py.File(path, "r") as f:
             out = {}
             for name in COLUMNS:
+                if name == "parent" and name not in f:  # archives written before parents were kept
+                    out[name] = np.full(len(out["arch"]), -1, dtype=np.int32)
+                    continue
                 d = f[name][()]
                 if d.dtype == object:
                     d = np.array([x.decode() if isinstance(x, bytes) else x for x in d], dtype=object)

@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="any config key, e.g. --set ga.cxpb=0.5 --set search.lag=2 (repeatable; a key of a "
                         "method the run does not use is refused)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--dry-run", action="store_true", help="check the flags, config keys, run directory and benchmark "
+                                                          "data, say what would run, and stop: nothing is written")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint; with "
                                                     "--budget N (at least the evaluations made) a finished run goes "
                                                     "on, and --workers / --parallel / --ray-address / --threads "
@@ -227,6 +229,22 @@ def resume_overrides(args) -> dict:
     return out
 
 
+def dry_run(cfg, overwrite: bool = False) -> int:
+    """``--dry-run``: what :func:`~gptnas.search.driver.start` checks before any work — the configuration (already
+    validated), the run directory, the benchmark data — then one line saying what would run. Nothing is written."""
+    from .config import resolve_paths
+    from .search.driver import _check_new
+    resolve_paths(cfg)
+    _check_new(cfg.out, overwrite)
+    where = cfg.space
+    if getattr(cfg, "fitness_kind", cfg.fitness) == "benchmark":
+        from .bench import resolve_benchmark_path
+        where += f" (table {resolve_benchmark_path(cfg.data, cfg.space)})"
+    print(f"would run: {cfg.search.method} on {where}, dataset {cfg.dataset}, fitness {cfg.fitness}, budget "
+          f"{cfg.search.budget}, seed {cfg.seed}, {cfg.workers} worker(s) -> {cfg.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = logging.StreamHandler()
@@ -244,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cfg = config_from_args(args)
             target = cfg.out
+            if args.dry_run:
+                return dry_run(cfg, args.overwrite)
             rd, state = driver.start(cfg, overwrite=args.overwrite,
                                      progress=progress_wanted(args.progress, args.no_progress))
     except GptnasError as e:

@@ -113,3 +113,8 @@ def test_offline_or_no_direct_url_is_one_line_with_the_manual_steps(tmp_path):
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert f"download {FILE}" in p.stderr and "github.com/D-X-Y/NATS-Bench" in p.stderr
     assert str(tmp_path / "nb201") in p.stderr
+    # once the release is unpacked there, the same command says so instead of the manual steps
+    (tmp_path / "nb201" / FILE.split(".")[0]).mkdir(parents=True)
+    p = subprocess.run([sys.executable, "-m", "gptnas.bench", "download", "nb201", "--to", str(tmp_path)],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert p.returncode == 0 and "already in" in p.stdout, p.stderr

@@ -129,6 +129,10 @@ def download(name: str, to: Optional[str] = None, url: Optional[str] = None, sha
         raise DataError(f"{name}: {manual_steps(name, root)}")
     mirror = os.environ.get(MIRROR_ENV)
     url = url or (mirror.rstrip("/") + "/" + release.file if mirror else None)
+    unpacked = root / release.folder / release.file.split(".")[0]
+    if url is None and unpacked.is_dir():  # nothing asked of the network: say where it already is
+        print(f"{name}: already in {unpacked}; nothing to download (--url fetches it again)")
+        return root
     if url is None:
         raise DataError(f"{name}: its authors publish it behind a page a browser must open: {manual_steps(name, root)}")
     dest = root / release.file

@@ -31,6 +31,8 @@ CANNOT = {
     r"--llm-url http://localhost|--llm-replay runs/|^python -m gptnas\.run \.\.\.":
         "that LLM server, or its recording (test_llm_scripted.py runs both)",
     r"--device cuda|gptnas_cifar10\.yaml": "a GPU and hours (the paper's CIFAR-10 search)",
+    r"--dataset fashion-mnist": "a GPU: training 40-60 networks on Fashion-MNIST's 60,000 images takes hours on 2 "
+                                "cores (the first took over 5 minutes); the same path runs on digits above",
     r"--download|--url URL_OF": "the internet (tested against a server on 127.0.0.1: test_bench_download.py)",
     r"^pip |^python -m pytest": "CI's own commands (.ci/run runs them, taken from this README)",
     r"^python experiments/": "an experiment: run from the repository root, it writes experiments/results/ and takes "

@@ -25,6 +25,10 @@ def test_counts_of_a_tabular_run_agree_with_its_files(nb201_dir, tmp_path, capsy
     # every generation either evaluated something (a logbook line) or proposed only what was evaluated before
     assert s["generations"] == len(records) + s["generations_without_new"]
     assert s["generations_without_new"] > 0  # REA's children repeat on a 15,625-cell space within 60
+    first = json.loads(records[0])  # the logbook's statistics are the population's: REA's first 10
+    initial = [r["fitness"] for r in rows[:10]]
+    assert (first["nevals"], first["evals"]) == (10, 10)
+    assert abs(first["avg"] - sum(initial) / 10) < 1e-9 and first["max"] == max(initial)
     assert f"{s['generations_without_new']} of them proposed only" in printed
     best = s["best"]
     assert rows[best["evaluation"]]["arch"] == best["arch"] and best["found_after"] == best["evaluation"] + 1

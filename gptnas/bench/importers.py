@@ -526,18 +526,13 @@ def open_table(path=None, cache_dir=None) -> BenchTable:
     """The table a run uses: an ``.h5`` loads directly; a release folder is imported once and cached.
 
     Args:
-        path: a table file or release folder (default: ``$GPTNAS_DATA``).
+        path: a table file or release folder (default: ``$GPTNAS_DATA``, or its ``nb201/``; else the folder
+            ``python -m gptnas.bench download`` fills).
         cache_dir: where imported folders are cached as ``nb201-<key>.h5`` (default :func:`default_cache_dir`);
             the key covers the source paths, sizes and mtimes, so editing a source re-imports it.
     """
-    if path is None:
-        path = os.environ.get("GPTNAS_DATA")
-        if not path:
-            root = default_data_root() / "nb201"
-            if not root.is_dir():
-                raise DataError("no benchmark data given: pass --data PATH, set GPTNAS_DATA, or fetch it with "
-                                "'python -m gptnas.bench download nb201'")
-            path = root
+    if path is None:  # $GPTNAS_DATA (a release folder, or a data root holding nb201/), else the default folder
+        path = resolve_benchmark_path(None, "nb201")
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"benchmark data not found at {p}: pass --data PATH or set GPTNAS_DATA")

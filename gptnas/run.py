@@ -233,9 +233,9 @@ def dry_run(cfg, overwrite: bool = False) -> int:
     """``--dry-run``: what :func:`~gptnas.search.driver.start` checks before any work — the configuration (already
     validated), the run directory, the benchmark data — then one line saying what would run. Nothing is written."""
     from .config import resolve_paths
-    from .search.driver import _check_new
+    from .search.driver import check_new
     resolve_paths(cfg)
-    _check_new(cfg.out, overwrite)
+    check_new(cfg.out, overwrite)
     where = cfg.space
     if getattr(cfg, "fitness_kind", cfg.fitness) == "benchmark":
         from .bench import resolve_benchmark_path

@@ -280,7 +280,7 @@ def new_state(cfg: RunConfig) -> SearchState:
     return state
 
 
-def _check_new(out: str | None, overwrite: bool) -> None:
+def check_new(out: str | None, overwrite: bool) -> None:
     """Fail before any work when ``out`` is taken (or is a run another process writes, or a file)."""
     if not out:
         raise ConfigError("a run needs a run directory: pass --out DIR (or out= in Python)")
@@ -311,7 +311,7 @@ def open_new(cfg: RunConfig, overwrite: bool = False, progress: bool = True, spa
     state, answers, Session)``; the caller closes the session."""
     opened = time.perf_counter()
     resolve_paths(cfg)
-    _check_new(cfg.out, overwrite)
+    check_new(cfg.out, overwrite)
     # The directory first (locked), so what preparing writes — principles, recorded LLM exchanges — has its place;
     # a run that cannot even be prepared leaves nothing behind.
     rd = RunDir.create(cfg.out, overwrite=overwrite).lock()

@@ -10,10 +10,12 @@ The README's ``# file: NAME`` blocks are written into the working folder first, 
 - ``-m slow`` runs every command, in the README's order, in one folder (so ``--resume runs/demo`` resumes the run
   made above it), but for those in :data:`CANNOT`, each with what it needs that this machine has not.
 """
+import json
 import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 
 import pytest
@@ -95,28 +97,65 @@ def test_the_readme_has_the_commands_these_tests_read():
     assert "--data ../shared" not in " ".join(commands()) and "--data PATH" not in " ".join(commands())
 
 
-@pytest.mark.parametrize("cmd", RUNS)
-def test_each_run_command_checks_out_as_written(cmd, shared_data, tmp_path):
-    r = subprocess.run(_words(cmd) + ["--dry-run"], cwd=_folder(tmp_path), env=_env(tmp_path, shared_data),
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "would run:" in r.stdout, (cmd, r.stderr[-1500:])
-    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
+#: Runs each command in one Python process (one interpreter start-up for all, not one per command): the
+#: README's run commands with --dry-run from the folder the README's files are in, the other commands' --help.
+#: Prints {command: [exit code, stdout]} as JSON.
+_CHECK = r"""
+import contextlib, io, json, os, runpy, sys
+todo, folder, repo = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+out = {}
+for cmd, words, dry in todo:
+    buf = io.StringIO()
+    os.chdir(folder if dry or words[1] == "-m" else repo)
+    sys.argv = [words[2] if words[1] == "-m" else words[1]] + words[3 if words[1] == "-m" else 2:]
+    try:
+        with contextlib.redirect_stdout(buf):
+            if words[1] == "-m":
+                runpy.run_module(words[2], run_name="__main__", alter_sys=True)
+            else:
+                runpy.run_path(os.path.join(repo, words[1]), run_name="__main__")
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Exception as e:
+        code, buf = 1, io.StringIO(f"{type(e).__name__}: {e}")
+    out[cmd] = [code, buf.getvalue()]
+print(json.dumps(out))
+"""
 
 
-def _help_has_flags(words: list[str], cwd, env) -> None:
-    """The command's subcommand exists and knows each flag the README gives it."""
+def _help_words(words: list[str]) -> list[str]:
+    """``COMMAND [SUBCOMMAND] --help`` for a README command."""
     n = 3 if words[1] == "-m" else 2  # python -m gptnas.X | python experiments/X.py
     sub = [w for w in words[n:n + 1] if not w.startswith("-") and words[1] == "-m" and words[2] != "gptnas.run"]
-    r = subprocess.run(words[:n] + sub + ["--help"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, (words, r.stderr[-1500:])
-    for flag in (w.split("=")[0] for w in words if w.startswith("--")):
-        assert flag in r.stdout, (flag, words)
+    return words[:n] + sub + ["--help"]
+
+
+@pytest.fixture(scope="module")
+def checked(shared_data, tmp_path_factory):
+    folder = _folder(tmp_path_factory.mktemp("readme"))
+    todo = [(c, _words(c) + ["--dry-run"], True) for c in RUNS] + \
+        [(c, _help_words(_words(c)), False) for c in OTHERS + EXPERIMENTS]
+    r = subprocess.run([sys.executable, "-c", _CHECK, json.dumps(todo), str(folder), str(REPO)], cwd=folder,
+                       env=_env(folder, shared_data), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1]), folder
+
+
+@pytest.mark.parametrize("cmd", RUNS)
+def test_each_run_command_checks_out_as_written(cmd, checked):
+    results, folder = checked
+    code, out = results[cmd]
+    assert code == 0 and "would run:" in out, (cmd, out[-1500:])
+    assert not (folder / "runs").exists()  # a dry run writes nothing
 
 
 @pytest.mark.parametrize("cmd", OTHERS + EXPERIMENTS)
-def test_each_other_command_names_a_subcommand_and_flags_that_exist(cmd, shared_data, tmp_path):
-    cwd = REPO if cmd.startswith("python experiments/") else _folder(tmp_path)  # experiments: from the root
-    _help_has_flags(_words(cmd), cwd, _env(tmp_path, shared_data))
+def test_each_other_command_names_a_subcommand_and_flags_that_exist(cmd, checked):
+    code, out = checked[0][cmd]
+    assert code == 0, (cmd, out[-1500:])
+    for flag in (w.split("=")[0] for w in _words(cmd) if w.startswith("--")):
+        assert flag in out, (flag, cmd)
 
 
 @pytest.mark.slow

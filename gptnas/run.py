@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         test = "n/a" if best["test"] is None else f"{best['test']:.4f}"
         print(f"best architecture: {best['arch']}")
         print(f"best fitness ({s.get('fitness_name', s['fitness_kind'])}): {best['fitness']:.4f}   test accuracy: {test}"
-              f"   found after {best.get('found_after', best['evaluation'] + 1)} evaluations")
+              f"   found after {best['found_after']} evaluations")
         if "rank" in best:
             print(f"in the benchmark table: rank {best['rank']} of {s['table']['architectures']}, "
                   f"regret {best['regret']:.4f} (the table's best: {s['table']['best_fitness']:.4f})")

@@ -66,28 +66,29 @@ def make_summary(cfg, state, space_fp: str | None = None, llm: dict | None = Non
     preset, what stood in for a paper's LLM, what its ranker learned from).
     """
     best = state.best_row()
-    top = top_rows(state, table if table is not None and len(table) else None)
+    table = table if table is not None and len(table) else None
+    top = top_rows(state, table)
     return {
         "method": cfg.search.method, "space": cfg.space, "dataset": cfg.dataset, "fitness_kind": cfg.fitness,
         "fitness_name": fitness_name(cfg),
         "seed": cfg.seed, "budget": cfg.search.budget, "evaluations": state.evaluations,
-        "generations": state.generation, "generations_without_new": getattr(state, "empty_generations", 0),
+        "generations": state.generation, "generations_without_new": state.empty_generations,
         "status": state.status,
         "best": None if best is None else {
             "arch": best["arch"], "fitness": best["fitness"], "test": _num(best["test"]),
             "evaluation": state.best_index, "found_after": state.best_index + 1, "generation": best["generation"],
             "origin": best["origin"],
-            **({"rank": top[0]["rank"], "regret": top[0]["regret"]} if top and "rank" in top[0] else {}),
+            **({"rank": top[0]["rank"], "regret": top[0]["regret"]} if table is not None else {}),
         },
         "top": top,
         **({"table": {"architectures": int(len(table)), "best_fitness": float(table.max())}}
-           if table is not None and len(table) else {}),
+           if table is not None else {}),
         "failed_evaluations": state.num_failed,
         **({"dropped_children": dict(state.dropped)} if getattr(state, "dropped", None) else {}),
         **({"cancelled_at_time_budget": state.cancelled} if getattr(state, "cancelled", 0) else {}),
         **({"note": "TransNAS-Bench-101's table has one number per task, from the validation split: it is the "
                     "fitness, and there is no test accuracy"} if cfg.space == "tnb101" else {}),
-        "wall_time_s": round(getattr(state, "wall_s", 0.0) or state.elapsed_s, 3),
+        "wall_time_s": round(state.wall_s, 3),
         "search_time_s": round(state.elapsed_s, 3),
         **({"clock": "simulated"} if getattr(cfg, "parallel", None) == "simulated" else {}),
         "gptnas_version": __version__,

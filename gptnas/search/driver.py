@@ -7,6 +7,7 @@ one process at a time may write (an operating-system lock), journaling every eva
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import os
@@ -52,18 +53,16 @@ class Prepared:
     progress: bool = True
     opened: float = field(default_factory=time.perf_counter)  # this session's start (real seconds)
     wall_before: float = 0.0  # real seconds of the run's earlier sessions
-    table: object = None  # every architecture's fitness in the benchmark table, once asked (summary's rank)
 
     def tick(self, state) -> None:
         """The run's real time so far into ``state.wall_s``."""
         state.wall_s = self.wall_before + time.perf_counter() - self.opened
 
+    @functools.cached_property
     def table_fitness(self):
         """Every architecture's fitness in the run's benchmark table (float (N,)), or None when it has none."""
-        if self.table is None:
-            get = getattr(self.evaluator, "table_fitness", None)
-            self.table = False if get is None else get()
-        return None if self.table is False else self.table
+        get = getattr(self.evaluator, "table_fitness", None)
+        return None if get is None else get()
 
 
 def _user_fitness(cfg: RunConfig, space):
@@ -266,7 +265,7 @@ def write_results(p: Prepared, rd: RunDir, state: SearchState) -> None:
     llm = llm_cost(rd.path / "llm_exchanges.jsonl")
     p.tick(state)
     rd.write_summary(make_summary(p.cfg, state, space_fingerprint(p.space), llm, p.method.details(),
-                                  p.table_fitness()))
+                                  p.table_fitness))
     space = p.cfg.space[len(PREFIX):] if is_object(p.cfg.space) else p.cfg.space
     target = f"{space}/{p.cfg.dataset}" if p.cfg.dataset else space
     plot_convergence(state.archive.rows, rd.convergence,

@@ -593,23 +593,19 @@ class Search:
             now = self.clock()
             self.arrived[key] = (res[0], res[1], now)
             if self.on_result:
-                unit = self.unit_of(key)
-                self.on_result(make_row(unit.generation, key, res[0], res[1], now, self.origin(unit, key),
-                                        self.parent(unit, key)))
+                self.on_result(self.row(key, res[0], res[1], now))
         while self.queue and self.in_flight() < self.capacity:
             self.submit(self.queue.popleft())
 
     def unit_of(self, key: str) -> Unit:
         return next(u for u in self.open if key in u.new)
 
-    @staticmethod
-    def origin(unit: Unit, key: str) -> str:
-        return next((getattr(c, "origin", "") for c, k in zip(unit.children, unit.keys) if k == key), "")
-
-    @staticmethod
-    def parent(unit: Unit, key: str) -> str | None:
-        """The key of the architecture the child ``key`` was made from (its ``parent_key``), or None."""
-        return next((getattr(c, "parent_key", None) for c, k in zip(unit.children, unit.keys) if k == key), None)
+    def row(self, key: str, result: EvalResult, seconds: float, at: float) -> dict:
+        """The archive row of a result in but not told: its unit's generation, its child's origin and parent."""
+        unit = self.unit_of(key)
+        child = next((c for c, k in zip(unit.children, unit.keys) if k == key), None)
+        return make_row(unit.generation, key, result, seconds, at, getattr(child, "origin", ""),
+                        getattr(child, "parent_key", None))
 
     def complete(self, unit: Unit) -> bool:
         cache, arrived = self.state.cache, self.arrived
@@ -687,8 +683,6 @@ class Search:
         state.elapsed_s = self.clock()
         if self.on_checkpoint:
             state.open = [u.pack(self.arrived) for u in self.open]
-            state.arrived_rows = [make_row(self.unit_of(k).generation, k, r[0], r[1], r[2],
-                                           self.origin(self.unit_of(k), k), self.parent(self.unit_of(k), k))
-                                  for k, r in self.arrived.items()]
+            state.arrived_rows = [self.row(k, *r) for k, r in self.arrived.items()]
             self.on_checkpoint(state)
             state.open = None
